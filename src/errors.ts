@@ -1,0 +1,115 @@
+/**
+ * The one error type of the package: every failure reported by `requestFailed`, by the promise API and by the
+ * machine's `requestFailed` emitted event is a {@link DeviceFlowError}.
+ *
+ * @module
+ */
+
+/**
+ * Why a request failed. The names are those of Qt's `QAbstractOAuth::Error`, so code ported from Qt can keep its
+ * `switch`.
+ *
+ * - `NetworkError`: no usable HTTP response (connection refused or reset, timeout, aborted body).
+ * - `ServerError`: the server answered with an OAuth error (`error` member), or with a body that is neither JSON nor
+ *   form-encoded.
+ * - `OAuthTokenNotFoundError`: the server answered, but a required member is missing or unusable.
+ * - `ClientError`: missing or invalid configuration, or a call in a state where it is not allowed.
+ * - `ExpiredError`: the user code expired, locally or by the server's `expired_token`.
+ *
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+ */
+export type DeviceFlowErrorCode =
+  | 'NetworkError'
+  | 'ServerError'
+  | 'OAuthTokenNotFoundError'
+  | 'ClientError'
+  | 'ExpiredError';
+
+/** The members of an OAuth error response, and the HTTP status it came with. */
+export interface OAuthErrorFields {
+  /** The `error` member, e.g. `access_denied`. */
+  error?: string;
+  /** The `error_description` member. */
+  errorDescription?: string;
+  /** The `error_uri` member. */
+  errorUri?: string;
+  /** The HTTP status of the response, when there was one. */
+  status?: number;
+}
+
+/**
+ * A {@link DeviceFlowError} as plain, JSON-serialisable data. The statechart keeps failures in this form in its
+ * context, so persisted snapshots stay plain JSON.
+ */
+export interface DeviceFlowErrorData extends OAuthErrorFields {
+  code: DeviceFlowErrorCode;
+  message: string;
+}
+
+/**
+ * A failed device-flow request.
+ *
+ * The message is built from fixed text and the server's `error` and `error_description`; it never contains a token,
+ * the device code or the client secret.
+ *
+ * @example
+ * ```ts
+ * flow.on('requestFailed', (err) => {
+ *   switch (err.code) {
+ *     case 'ExpiredError': showRestartButton(); break;
+ *     case 'ServerError': if (err.error === 'access_denied') showDenied(); break;
+ *   }
+ * });
+ * ```
+ * @see [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) for the error response members.
+ */
+export class DeviceFlowError extends Error {
+  /** Why the request failed. */
+  readonly code: DeviceFlowErrorCode;
+  /** The server's `error` member, when the server sent one. */
+  readonly error?: string;
+  /** The server's `error_description` member. */
+  readonly errorDescription?: string;
+  /** The server's `error_uri` member. */
+  readonly errorUri?: string;
+  /** The HTTP status of the response, when there was one. */
+  readonly status?: number;
+
+  constructor(code: DeviceFlowErrorCode, message: string, fields: OAuthErrorFields = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DeviceFlowError';
+    this.code = code;
+    if (fields.error !== undefined) this.error = fields.error;
+    if (fields.errorDescription !== undefined) this.errorDescription = fields.errorDescription;
+    if (fields.errorUri !== undefined) this.errorUri = fields.errorUri;
+    if (fields.status !== undefined) this.status = fields.status;
+  }
+
+  /** Rebuilds an error from its plain-data form. */
+  static fromData(data: DeviceFlowErrorData): DeviceFlowError {
+    const { code, message, ...fields } = data;
+    return new DeviceFlowError(code, message, fields);
+  }
+
+  /** The plain-data form; also what `JSON.stringify` writes. */
+  toData(): DeviceFlowErrorData {
+    const data: DeviceFlowErrorData = { code: this.code, message: this.message };
+    if (this.error !== undefined) data.error = this.error;
+    if (this.errorDescription !== undefined) data.errorDescription = this.errorDescription;
+    if (this.errorUri !== undefined) data.errorUri = this.errorUri;
+    if (this.status !== undefined) data.status = this.status;
+    return data;
+  }
+
+  toJSON(): DeviceFlowErrorData {
+    return this.toData();
+  }
+}
+
+/** Whether `value` is a {@link DeviceFlowError}, also across realms and bundle copies. */
+export function isDeviceFlowError(value: unknown): value is DeviceFlowError {
+  return (
+    value instanceof DeviceFlowError ||
+    (value instanceof Error && value.name === 'DeviceFlowError' && typeof (value as { code?: unknown }).code === 'string')
+  );
+}

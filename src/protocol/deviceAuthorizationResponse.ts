@@ -1,0 +1,103 @@
+/**
+ * The device authorization response.
+ *
+ * @module
+ */
+
+import { DeviceFlowError } from '../errors.js';
+import { extraMembers, readNonEmptyString, readOAuthError, readPositiveSeconds } from './members.js';
+import type { ResponseMembers } from './responseBody.js';
+import { serverReportedError } from './serverError.js';
+import { readHttpUrl } from './urls.js';
+
+/** The polling interval, in seconds, when the server sends none. */
+export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
+
+/** The shortest polling interval, in seconds, taken from a server; shorter ones are raised to it. */
+export const MIN_POLL_INTERVAL_SECONDS = 1;
+
+/**
+ * A polling interval from an `interval` member: at least {@link MIN_POLL_INTERVAL_SECONDS}, at most one day; `null`
+ * when the member is absent or unusable.
+ */
+export function readPollInterval(value: unknown): number | null {
+  const seconds = readPositiveSeconds(value);
+  return seconds === null ? null : Math.max(seconds, MIN_POLL_INTERVAL_SECONDS);
+}
+
+/**
+ * A successful device authorization response, checked and normalised.
+ *
+ * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)
+ */
+export interface DeviceAuthorization {
+  /** The device verification code. A secret: it is what the token requests present. */
+  deviceCode: string;
+  /** The code the user types at the verification URL. */
+  userCode: string;
+  /** Where the user goes (`verification_uri`, or Google's `verification_url`). */
+  verificationUrl: string;
+  /** The verification URL with the user code in it, for QR codes; `null` when the server sent none. */
+  completeVerificationUrl: string | null;
+  /** Lifetime of the codes, in seconds. */
+  expiresIn: number;
+  /** Minimum wait between polls, in seconds. */
+  interval: number;
+  /** The non-standard members, e.g. Microsoft's `message`. */
+  extraTokens: Record<string, unknown>;
+}
+
+const STANDARD_MEMBERS = new Set([
+  'device_code',
+  'user_code',
+  'verification_uri',
+  'verification_uri_complete',
+  'verification_url',
+  'verification_url_complete',
+  'expires_in',
+  'interval',
+]);
+
+/**
+ * Checks a device authorization response.
+ *
+ * - `verification_url` and `verification_url_complete` are accepted as aliases of the `_uri` members.
+ * - `expires_in` and `interval` may be numbers or numeric strings; a missing or invalid `interval` means 5 seconds.
+ * - Durations longer than a day count as a day, and intervals shorter than a second as a second.
+ * - Verification URLs must be absolute `http:`/`https:` URLs; anything else counts as missing.
+ *
+ * @throws {DeviceFlowError} `ServerError` for an OAuth error response; `OAuthTokenNotFoundError` when `device_code`,
+ *   `user_code`, `expires_in` or the verification URL is missing or unusable.
+ * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)
+ */
+export function parseDeviceAuthorizationResponse(members: ResponseMembers, status?: number): DeviceAuthorization {
+  const oauthError = readOAuthError(members, status);
+  if (oauthError !== null) throw serverReportedError(oauthError);
+
+  const deviceCode = readNonEmptyString(members.device_code);
+  const userCode = readNonEmptyString(members.user_code);
+  const expiresIn = readPositiveSeconds(members.expires_in);
+  const verificationUrl = readHttpUrl(members.verification_uri ?? members.verification_url);
+  const missing = [
+    deviceCode === null && 'device_code',
+    userCode === null && 'user_code',
+    expiresIn === null && 'expires_in',
+    verificationUrl === null && 'verification_uri',
+  ].filter((name): name is string => name !== false);
+  if (deviceCode === null || userCode === null || expiresIn === null || verificationUrl === null) {
+    throw new DeviceFlowError(
+      'OAuthTokenNotFoundError',
+      `The device authorization response lacks a usable ${missing.join(', ')}`,
+      status === undefined ? {} : { status },
+    );
+  }
+  return {
+    deviceCode,
+    userCode,
+    verificationUrl,
+    completeVerificationUrl: readHttpUrl(members.verification_uri_complete ?? members.verification_url_complete),
+    expiresIn,
+    interval: readPollInterval(members.interval) ?? DEFAULT_POLL_INTERVAL_SECONDS,
+    extraTokens: extraMembers(members, STANDARD_MEMBERS),
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Maps an OAuth error response to a {@link DeviceFlowError}.
+ *
+ * @module
+ */
+
+import { DeviceFlowError, type DeviceFlowErrorCode, type OAuthErrorFields } from '../errors.js';
+
+const MAX_DESCRIPTION_IN_MESSAGE = 300;
+
+/**
+ * The error to report for an OAuth error response: `expired_token` is an `ExpiredError`, every other `error` value
+ * (`access_denied`, vendor codes such as `authorization_declined`) a `ServerError`. The `error`, `error_description`
+ * and `error_uri` members travel on the error unchanged.
+ *
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+ */
+export function serverReportedError(fields: OAuthErrorFields & { error: string }): DeviceFlowError {
+  const code: DeviceFlowErrorCode = fields.error === 'expired_token' ? 'ExpiredError' : 'ServerError';
+  return new DeviceFlowError(code, `The authorization server reported "${printable(fields.error)}"${describe(fields.errorDescription)}`, fields);
+}
+
+function describe(description: string | undefined): string {
+  if (description === undefined) return '';
+  const text = printable(description);
+  return `: ${text.length > MAX_DESCRIPTION_IN_MESSAGE ? `${text.slice(0, MAX_DESCRIPTION_IN_MESSAGE)}…` : text}`;
+}
+
+// Control characters from a server could rewrite a terminal line; show them as spaces.
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+}
