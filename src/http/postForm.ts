@@ -1,0 +1,105 @@
+/**
+ * The one HTTP operation of the device flow: POST a form, get the status, headers and (capped) body back.
+ *
+ * @module
+ */
+
+import { createFetch } from 'ofetch';
+import { DeviceFlowError, isDeviceFlowError } from '../errors.js';
+import { readCappedBody } from './readCappedBody.js';
+
+/**
+ * A `fetch`-compatible function: the global `fetch`, undici's, or a wrapper adding mTLS, a proxy or test behaviour.
+ */
+export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
+
+/** A form POST, ready to send. */
+export interface FormPost {
+  url: string;
+  headers: Headers;
+  body: URLSearchParams;
+}
+
+/** How to send it. */
+export interface PostOptions {
+  /** The `fetch` to use; the global one when absent. */
+  fetch?: FetchFunction | undefined;
+  /** Aborts the request and the body read. */
+  signal?: AbortSignal | undefined;
+  /** Milliseconds for the whole exchange, body included, before it fails with `NetworkError`. */
+  timeout: number;
+  /** Largest body accepted, in bytes. */
+  maxResponseBytes: number;
+}
+
+/** What came back. */
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+/**
+ * Sends `request` and reads the whole response. Any HTTP status resolves: OAuth servers put errors in bodies with all
+ * kinds of statuses, so the body decides.
+ *
+ * @throws {DeviceFlowError} `NetworkError` when no response arrives or the body cannot be read in time;
+ *   `ServerError` when the body is too large. When `options.signal` aborts, its reason is thrown.
+ */
+export async function postForm(request: FormPost, options: PostOptions): Promise<RawResponse> {
+  const controller = new AbortController();
+  const stopFollowing = follow(options.signal, controller);
+  const timer = setTimeout(
+    () => controller.abort(new DeviceFlowError('NetworkError', `No complete answer from ${describe(request.url)} within ${options.timeout / 1000} s`)),
+    options.timeout,
+  );
+  try {
+    const $fetch = createFetch({ fetch: (options.fetch ?? globalThis.fetch) as typeof globalThis.fetch });
+    request.headers.set('content-type', 'application/x-www-form-urlencoded');
+    const response = await $fetch.raw(request.url, {
+      method: 'POST',
+      headers: request.headers,
+      body: request.body.toString(),
+      responseType: 'stream',
+      ignoreResponseError: true,
+      retry: false,
+      signal: controller.signal,
+    });
+    const body = await readCappedBody(response.body, options.maxResponseBytes);
+    return { status: response.status, headers: response.headers, body };
+  } catch (error) {
+    if (controller.signal.aborted) throw controller.signal.reason;
+    if (isDeviceFlowError(error)) throw error;
+    throw new DeviceFlowError('NetworkError', `The request to ${describe(request.url)} failed${reasonOf(error)}`, {}, { cause: rootCause(error) });
+  } finally {
+    clearTimeout(timer);
+    stopFollowing();
+  }
+}
+
+function follow(signal: AbortSignal | undefined, controller: AbortController): () => void {
+  if (signal === undefined) return () => undefined;
+  const abort = () => controller.abort(signal.reason);
+  if (signal.aborted) abort();
+  else signal.addEventListener('abort', abort, { once: true });
+  return () => signal.removeEventListener('abort', abort);
+}
+
+// Origin and path only: a query string may carry credentials.
+function describe(url: string): string {
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}`;
+}
+
+// ofetch wraps fetch's TypeError, which wraps the socket error; the innermost one names what happened.
+function rootCause(error: unknown): unknown {
+  let cause = error;
+  while (cause instanceof Error && cause.cause !== undefined && cause.cause !== cause) cause = cause.cause;
+  return cause;
+}
+
+function reasonOf(error: unknown): string {
+  const cause = rootCause(error) as { code?: unknown; message?: unknown } | undefined;
+  if (typeof cause?.code === 'string') return ` (${cause.code})`;
+  return typeof cause?.message === 'string' && cause.message.length > 0 ? ` (${cause.message})` : '';
+}

@@ -1,0 +1,40 @@
+/**
+ * Reads a response body with a size limit.
+ *
+ * @module
+ */
+
+import { DeviceFlowError } from '../errors.js';
+
+/**
+ * All bytes of `body`, or a `ServerError` as soon as it grows past `maxBytes`; the stream is then cancelled, which
+ * closes the connection instead of draining it.
+ */
+export async function readCappedBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new DeviceFlowError('ServerError', `The server sent a response body larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  return concat(chunks, size);
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

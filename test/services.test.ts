@@ -1,0 +1,185 @@
+import { createActor, toPromise } from 'xstate';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDeviceFlowActors, type TransportOptions } from '../src/services.js';
+import { rejectionOf } from './helpers/expectError.js';
+import { LoopbackServer } from './helpers/loopbackServer.js';
+
+const deviceAuthorization = {
+  device_code: 'dc-secret-1',
+  user_code: 'WDJB-MJHT',
+  verification_uri: 'https://example.com/device',
+  expires_in: 1800,
+  interval: 5,
+};
+
+let server: LoopbackServer;
+beforeAll(async () => {
+  server = await LoopbackServer.start();
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.requests.length = 0;
+});
+
+function run<K extends keyof ReturnType<typeof createDeviceFlowActors>>(
+  name: K,
+  input: Record<string, unknown>,
+  options: TransportOptions = {},
+) {
+  const actors = createDeviceFlowActors(options);
+  const actor = createActor(actors[name] as never, { input: { clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_post', ...input } as never });
+  actor.start();
+  return toPromise(actor) as Promise<unknown>;
+}
+
+const authorize = (options?: TransportOptions, path = '/device') =>
+  run('requestDeviceAuthorization', { url: server.url(path), scope: ['read'], nonce: null }, options);
+const poll = (options?: TransportOptions, path = '/token') =>
+  run('pollToken', { url: server.url(path), deviceCode: 'dc-secret-1', requestedScopeTokens: ['read'] }, options);
+const refresh = (options?: TransportOptions, path = '/token') =>
+  run('refreshTokens', { url: server.url(path), refreshToken: 'rt-secret-1', requestedScopeTokens: ['read'] }, options);
+
+describe('HTTP requests', () => {
+  it('POSTs a form with Accept: application/json', async () => {
+    server.handle('/device', { json: deviceAuthorization });
+    await authorize();
+    const [request] = server.requestsTo('/device');
+    expect(request!.method).toBe('POST');
+    expect(request!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(request!.headers.accept).toBe('application/json');
+    expect(Object.fromEntries(request!.params)).toEqual({ client_id: 'tv-app', scope: 'read' });
+  });
+
+  it('reads a form-encoded answer, as GitHub sends one', async () => {
+    server.handle('/device-form', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'device_code=dc&user_code=ABCD-EFGH&verification_uri=https%3A%2F%2Fgithub.com%2Flogin%2Fdevice&expires_in=899&interval=5',
+    });
+    await expect(authorize({}, '/device-form')).resolves.toMatchObject({ userCode: 'ABCD-EFGH', expiresIn: 899, verificationUrl: 'https://github.com/login/device' });
+  });
+
+  it('decides by the body, not the status: errors with 200 and 428, success with 400', async () => {
+    server.queue('/token', { status: 200, json: { error: 'authorization_pending' } }, { status: 428, json: { error: 'slow_down' } });
+    await expect(poll()).resolves.toEqual({ kind: 'pending' });
+    await expect(poll()).resolves.toEqual({ kind: 'slowDown', interval: null });
+    server.queue('/token', { status: 400, json: { access_token: 'at' } });
+    await expect(poll()).resolves.toMatchObject({ kind: 'granted', tokens: { accessToken: 'at' } });
+  });
+
+  it('fails with ServerError, keeping the status, when the body is neither JSON nor form', async () => {
+    server.queue('/token', { status: 502, headers: { 'content-type': 'text/html' }, body: '<h1>Bad Gateway</h1>' });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'ServerError', status: 502 });
+  });
+
+  it('fails with NetworkError when nothing answers', async () => {
+    const gone = await LoopbackServer.start();
+    const url = gone.url('/token');
+    await gone.close();
+    const error = await rejectionOf(run('pollToken', { url, deviceCode: 'dc', requestedScopeTokens: [] }));
+    expect(error.code).toBe('NetworkError');
+    expect(error.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('uses the injected fetch', async () => {
+    const seen: string[] = [];
+    server.handle('/token', { json: { error: 'authorization_pending' } });
+    await poll({ fetch: (input, init) => (seen.push(input), fetch(input, init)) });
+    expect(seen).toEqual([server.url('/token')]);
+  });
+});
+
+describe('client authentication', () => {
+  beforeAll(() => {
+    server.handle('/device', { json: deviceAuthorization });
+    server.handle('/token', { json: { access_token: 'at', refresh_token: 'rt2' } });
+  });
+
+  it('authenticates at the device authorization endpoint as well as at the token endpoint (RFC 8628 §3.1)', async () => {
+    const options = { clientSecret: 'client-secret-1' };
+    await authorize(options);
+    await poll(options);
+    await refresh(options);
+    expect(server.requests.map((request) => request.params.get('client_secret'))).toEqual(['client-secret-1', 'client-secret-1', 'client-secret-1']);
+  });
+
+  it('sends Basic credentials to every endpoint with client_secret_basic', async () => {
+    const actors = createDeviceFlowActors({ clientSecret: 's' });
+    const actor = createActor(actors.requestDeviceAuthorization, {
+      input: { url: server.url('/device'), clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_basic', scope: [], nonce: null },
+    }).start();
+    await toPromise(actor);
+    const [request] = server.requests;
+    expect(request!.headers.authorization).toBe(`Basic ${btoa('tv-app:s')}`);
+    expect(request!.params.has('client_secret')).toBe(false);
+  });
+
+  it('reads the secret afresh for every request', async () => {
+    let secret = 'first';
+    const actors = createDeviceFlowActors(() => ({ clientSecret: secret }));
+    const pollOnce = () =>
+      toPromise(
+        createActor(actors.pollToken, {
+          input: { url: server.url('/token'), clientIdentifier: 'c', clientAuthentication: 'client_secret_post', deviceCode: 'd', requestedScopeTokens: [] },
+        }).start(),
+      );
+    await pollOnce();
+    secret = 'second';
+    await pollOnce();
+    expect(server.requests.map((request) => request.params.get('client_secret'))).toEqual(['first', 'second']);
+  });
+});
+
+describe('modifiers', () => {
+  it("calls the parameter and request modifiers with Qt's stage names, and sends what they changed", async () => {
+    server.handle('/device', { json: deviceAuthorization });
+    server.handle('/token', { json: { access_token: 'at' } });
+    const stages: string[] = [];
+    const options: TransportOptions = {
+      parameterModifier: (stage, params) => {
+        stages.push(`params:${stage}`);
+        params.set('resource', 'https://api.example.com');
+      },
+      requestModifier: async (request, stage) => {
+        stages.push(`request:${stage}`);
+        request.headers.set('x-stage', stage);
+      },
+    };
+    await authorize(options);
+    await poll(options);
+    await refresh(options);
+    expect(stages).toEqual([
+      'params:RequestingAuthorization',
+      'request:RequestingAuthorization',
+      'params:RequestingAccessToken',
+      'request:RequestingAccessToken',
+      'params:RefreshingAccessToken',
+      'request:RefreshingAccessToken',
+    ]);
+    expect(server.requests.map((request) => [request.headers['x-stage'], request.params.get('resource')])).toEqual([
+      ['RequestingAuthorization', 'https://api.example.com'],
+      ['RequestingAccessToken', 'https://api.example.com'],
+      ['RefreshingAccessToken', 'https://api.example.com'],
+    ]);
+  });
+
+  it('fails with ClientError, sending nothing, when a modifier throws', async () => {
+    const error = await rejectionOf(poll({ requestModifier: () => Promise.reject(new Error('no signing key')) }));
+    expect(error).toMatchObject({ code: 'ClientError' });
+    expect(error.message).toMatch(/no signing key/);
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('secrets in errors', () => {
+  it('redacts the device code, refresh token and client secret that a server echoes back', async () => {
+    server.queue('/token', { status: 400, json: { error: 'invalid_grant', error_description: 'bad device code dc-secret-1 for client-secret-1' } });
+    const pollError = await rejectionOf(poll({ clientSecret: 'client-secret-1' }));
+    server.queue('/token', { status: 400, json: { error: 'invalid_grant', error_description: 'refresh token rt-secret-1 revoked', error_uri: 'https://x/rt-secret-1' } });
+    const refreshError = await rejectionOf(refresh());
+    for (const error of [pollError, refreshError]) {
+      const everything = `${error.message} ${JSON.stringify(error)} ${error.errorDescription} ${error.errorUri}`;
+      expect(everything).not.toMatch(/dc-secret-1|rt-secret-1|client-secret-1/);
+      expect(everything).toContain('[redacted]');
+    }
+  });
+});
