@@ -1,4 +1,4 @@
-import { createActor, toPromise } from 'xstate';
+import { type AnyActorLogic, createActor, toPromise } from 'xstate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDeviceFlowActors, type TransportOptions } from '../src/services.js';
 import { rejectionOf } from './helpers/expectError.js';
@@ -26,8 +26,8 @@ function run<K extends keyof ReturnType<typeof createDeviceFlowActors>>(
   input: Record<string, unknown>,
   options: TransportOptions = {},
 ) {
-  const actors = createDeviceFlowActors(options);
-  const actor = createActor(actors[name] as never, { input: { clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_post', ...input } as never });
+  const logic: AnyActorLogic = createDeviceFlowActors(options)[name];
+  const actor = createActor(logic, { input: { clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_post', ...input } });
   actor.start();
   return toPromise(actor) as Promise<unknown>;
 }

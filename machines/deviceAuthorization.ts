@@ -1,0 +1,531 @@
+/**
+ * The OAuth 2.0 Device Authorization Grant as a statechart.
+ *
+ * ```
+ * idle ─GRANT─▶ authorizing ─▶ awaitingUser ─▶ granted ⇄ refreshing
+ *                    │          ├ userCode: valid ─▶ expired
+ *                    │          └ poller:   waiting ⇄ requesting, stopped
+ *                    └────────────────┴──────────▶ failed (authorization | polling | refresh)
+ * ```
+ *
+ * The chart is pure: HTTP happens in the three named actors, which are placeholders here and are filled in with
+ * `machine.provide({ actors })` (the package's `createDeviceAuthorizationMachine()` does so). Time comes from the
+ * actor's clock, every wait is a delayed transition whose delay is derived from an absolute timestamp in the context,
+ * and every property change is announced with an emitted `…Changed` event in Qt's order.
+ *
+ * @module
+ * @see [RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)
+ */
+
+import { assign, enqueueActions, fromPromise, setup, stateIn } from 'xstate';
+import { DeviceFlowError, isDeviceFlowError } from '../src/errors.js';
+import type { DeviceAuthorization } from '../src/protocol/deviceAuthorizationResponse.js';
+import { DEFAULT_POLL_INTERVAL_SECONDS } from '../src/protocol/deviceAuthorizationResponse.js';
+import type { PollOutcome, TokenResponse } from '../src/protocol/tokenResponse.js';
+import { announce, type FailureReport, reportFailure } from './announcements.js';
+import { readClock } from './clock.js';
+import { createNonce } from './nonce.js';
+import { delayUntil, MAX_TIMER_DELAY_MS, refreshSignalAt, slowedDownInterval } from './timing.js';
+import type {
+  DeviceAuthorizationRequest,
+  DeviceFlowContext,
+  DeviceFlowEmitted,
+  DeviceFlowEvent,
+  DeviceFlowInput,
+  DeviceFlowTag,
+  DeviceTokenRequest,
+  FlowProperties,
+  FlowStatus,
+  RefreshTokenRequest,
+} from './types.js';
+
+function notProvided(name: string): () => Promise<never> {
+  return async () => {
+    throw new DeviceFlowError('ClientError', `The "${name}" actor has no implementation: provide one with machine.provide({ actors })`);
+  };
+}
+
+/** Any rejection of an actor, as a {@link DeviceFlowError}: an unknown error is a transport failure. */
+function asDeviceFlowError(error: unknown): DeviceFlowError {
+  if (isDeviceFlowError(error)) return error;
+  return new DeviceFlowError('NetworkError', 'The request failed', {}, { cause: error });
+}
+
+function refused(message: string): () => FailureReport {
+  return () => ({ error: new DeviceFlowError('ClientError', message) });
+}
+
+function expired(): FailureReport {
+  return { error: new DeviceFlowError('ExpiredError', 'The user code expired before the user completed the authorization') };
+}
+
+/** Whether the device authorization request carries a nonce (Qt §2.3). */
+function nonceIsSent(context: DeviceFlowContext): boolean {
+  return context.nonceMode === 'Enabled' || (context.nonceMode === 'Automatic' && context.requestedScopeTokens.includes('openid'));
+}
+
+/** The token properties a token response sets, in Qt's announcement order (Qt §5). */
+function tokenProperties(context: DeviceFlowContext, tokens: TokenResponse, now: number, isRefresh: boolean): Partial<FlowProperties> {
+  return {
+    ...(tokens.refreshToken === null ? {} : { refreshToken: tokens.refreshToken }),
+    token: tokens.accessToken,
+    grantedScopeTokens: tokens.grantedScopeTokens,
+    // A refresh response may omit the ID token (OpenID Connect Core §12.2); the one from the grant then stays.
+    ...(isRefresh && tokens.idToken === '' ? {} : { idToken: tokens.idToken }),
+    expirationAt: tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000,
+    extraTokens: { ...context.extraTokens, ...tokens.extraTokens },
+  };
+}
+
+/** Polling resumed by `startTokenPolling()` waits one full interval before its first poll (Qt §4.1). */
+function firstPollAt(context: DeviceFlowContext): number {
+  return (context.pollingStartedAt ?? 0) + context.pollInterval * 1000;
+}
+
+function scheduleRefresh(context: DeviceFlowContext, now: number, clientSide: boolean): Pick<DeviceFlowContext, 'refreshAt'> {
+  return {
+    refreshAt: refreshSignalAt({
+      now,
+      expirationAt: context.expirationAt,
+      refreshLeadTime: context.refreshLeadTime,
+      tokenLifetime: context.tokenLifetime,
+      clientSide,
+    }),
+  };
+}
+
+function initialContext(input: DeviceFlowInput = {}): DeviceFlowContext {
+  return {
+    authorizationUrl: input.authorizationUrl ?? null,
+    tokenUrl: input.tokenUrl ?? null,
+    clientIdentifier: input.clientIdentifier ?? '',
+    clientAuthentication: input.clientAuthentication ?? 'client_secret_post',
+    requestedScopeTokens: [...(input.requestedScopeTokens ?? [])],
+    nonceMode: input.nonceMode ?? 'Automatic',
+    nonce: input.nonce ?? '',
+    autoRefresh: input.autoRefresh ?? false,
+    refreshLeadTime: input.refreshLeadTime ?? 0,
+    token: input.token ?? '',
+    refreshToken: input.refreshToken ?? '',
+    userCode: '',
+    verificationUrl: null,
+    completeVerificationUrl: null,
+    userCodeExpirationAt: null,
+    idToken: '',
+    expirationAt: null,
+    grantedScopeTokens: [],
+    extraTokens: {},
+    nextPollAt: null,
+    status: 'NotAuthenticated',
+    polling: false,
+    deviceCode: '',
+    pollInterval: DEFAULT_POLL_INTERVAL_SECONDS,
+    tokenLifetime: null,
+    refreshAt: null,
+    refreshCheckpoint: null,
+    pollingStartedAt: null,
+    lastError: null,
+  };
+}
+
+const flow = setup({
+  types: {
+    context: {} as DeviceFlowContext,
+    input: {} as DeviceFlowInput,
+    events: {} as DeviceFlowEvent,
+    emitted: {} as DeviceFlowEmitted,
+    tags: {} as DeviceFlowTag,
+  },
+  actors: {
+    requestDeviceAuthorization: fromPromise<DeviceAuthorization, DeviceAuthorizationRequest>(notProvided('requestDeviceAuthorization')),
+    pollToken: fromPromise<PollOutcome, DeviceTokenRequest>(notProvided('pollToken')),
+    refreshTokens: fromPromise<TokenResponse, RefreshTokenRequest>(notProvided('refreshTokens')),
+  },
+  delays: {
+    untilNextPoll: ({ context, self }) => delayUntil(context.nextPollAt, readClock(self)),
+    untilUserCodeExpiry: ({ context, self }) => delayUntil(context.userCodeExpirationAt, readClock(self)),
+    untilRefreshCheckpoint: ({ context, self }) => delayUntil(context.refreshCheckpoint, readClock(self)),
+  },
+  guards: {
+    authorizationUrlMissing: ({ context }) => !context.authorizationUrl,
+    tokenUrlMissing: ({ context }) => !context.tokenUrl,
+    deviceCodeMissing: ({ context }) => context.deviceCode === '',
+    refreshTokenMissing: ({ context }) => context.refreshToken === '',
+    hasAccessToken: ({ context }) => context.token !== '',
+    firstPollBeforeExpiry: ({ context }) => context.userCodeExpirationAt !== null && firstPollAt(context) < context.userCodeExpirationAt,
+    nextPollBeforeExpiry: ({ context }) =>
+      context.nextPollAt !== null && context.userCodeExpirationAt !== null && context.nextPollAt < context.userCodeExpirationAt,
+    noRefreshScheduled: ({ context }) => context.refreshAt === null,
+    // Delays longer than a timer can wait fire at a checkpoint first, which only re-arms the timer.
+    checkpointBeforeRefresh: ({ context }) =>
+      context.refreshAt !== null && context.refreshCheckpoint !== null && context.refreshCheckpoint < context.refreshAt,
+    refreshLeadTimeChanges: ({ context, event }) =>
+      event.type === 'UPDATE' && event.settings.refreshLeadTime !== undefined && event.settings.refreshLeadTime !== context.refreshLeadTime,
+  },
+  actions: {
+    /** Assigns the given properties, announcing each change (the class's setters send these). */
+    announce: enqueueActions(({ context, enqueue }, changes: Partial<FlowProperties>) => {
+      announce(enqueue, context, changes);
+    }),
+    reportFailure: enqueueActions(({ context, enqueue }, report: FailureReport) => {
+      reportFailure(enqueue, context, report);
+    }),
+    /** Qt §2.1: forget the previous authorization, keeping tokens and settings. */
+    resetAuthorization: enqueueActions(({ context, enqueue }) => {
+      announce(enqueue, context, {
+        userCode: '',
+        verificationUrl: null,
+        completeVerificationUrl: null,
+        userCodeExpirationAt: null,
+        extraTokens: {},
+        expirationAt: null,
+        polling: false,
+        nextPollAt: null,
+        status: 'NotAuthenticated',
+      });
+      enqueue.assign({ deviceCode: '', pollInterval: DEFAULT_POLL_INTERVAL_SECONDS, refreshAt: null, refreshCheckpoint: null, lastError: null });
+    }),
+    prepareNonce: enqueueActions(({ context, enqueue }) => {
+      if (nonceIsSent(context) && context.nonce === '') announce(enqueue, context, { nonce: createNonce() });
+    }),
+    /** Qt §3 steps 10–14: take the user code, tell the application, start polling. */
+    acceptAuthorization: enqueueActions(({ context, enqueue, self }, authorization: DeviceAuthorization) => {
+      const now = readClock(self);
+      enqueue.assign({ deviceCode: authorization.deviceCode, pollInterval: authorization.interval });
+      const next = announce(enqueue, context, {
+        userCodeExpirationAt: now + authorization.expiresIn * 1000,
+        userCode: authorization.userCode,
+        verificationUrl: authorization.verificationUrl,
+        completeVerificationUrl: authorization.completeVerificationUrl,
+        extraTokens: authorization.extraTokens,
+        status: 'TemporaryCredentialsReceived',
+      });
+      enqueue.emit({
+        type: 'authorizeWithUserCode',
+        verificationUrl: authorization.verificationUrl,
+        userCode: authorization.userCode,
+        completeVerificationUrl: authorization.completeVerificationUrl,
+      });
+      announce(enqueue, next, { polling: true, nextPollAt: now + authorization.interval * 1000 });
+    }),
+    /** Qt §5: take the tokens (all or nothing: the parser refuses incomplete responses), then `granted`. */
+    acceptTokens: enqueueActions(({ context, enqueue, self }, { tokens, isRefresh }: { tokens: TokenResponse; isRefresh: boolean }) => {
+      const now = readClock(self);
+      const next = announce(enqueue, context, { ...tokenProperties(context, tokens, now, isRefresh), status: 'Granted' });
+      enqueue.assign({
+        tokenLifetime: tokens.expiresIn,
+        ...scheduleRefresh({ ...next, tokenLifetime: tokens.expiresIn }, now, false),
+        // Device codes are single-use: drop the secret once it has done its job.
+        ...(isRefresh ? {} : { deviceCode: '' }),
+      });
+      enqueue.emit({ type: 'granted' });
+    }),
+    scheduleNextPoll: enqueueActions(({ context, enqueue, self }) => {
+      announce(enqueue, context, { nextPollAt: readClock(self) + context.pollInterval * 1000 });
+    }),
+    markPollingStart: enqueueActions(({ enqueue, self }) => {
+      enqueue.assign({ pollingStartedAt: readClock(self) });
+    }),
+    startPolling: enqueueActions(({ context, enqueue }) => {
+      announce(enqueue, context, {
+        status: 'TemporaryCredentialsReceived',
+        polling: true,
+        nextPollAt: firstPollAt(context),
+      });
+    }),
+    stopPolling: enqueueActions(({ context, enqueue }) => {
+      announce(enqueue, context, { polling: false, nextPollAt: null });
+    }),
+    armRefreshCheckpoint: enqueueActions(({ context, enqueue, self }) => {
+      const now = readClock(self);
+      enqueue.assign({ refreshCheckpoint: context.refreshAt === null ? null : Math.min(context.refreshAt, now + MAX_TIMER_DELAY_MS) });
+    }),
+    /** Qt §6.3: the signal fires once; with `autoRefresh` and a refresh token it starts a refresh. */
+    announceTokenAboutToExpire: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ refreshAt: null, refreshCheckpoint: null });
+      enqueue.emit({ type: 'accessTokenAboutToExpire' });
+      if (context.autoRefresh && context.refreshToken !== '') enqueue.raise({ type: 'REFRESH' });
+    }),
+    rescheduleRefreshClientSide: enqueueActions(({ context, enqueue, self }) => {
+      enqueue.assign(scheduleRefresh(context, readClock(self), true));
+    }),
+  },
+});
+
+/**
+ * The `START_POLLING` transitions (Qt §4.1): check the configuration, then let `poller.starting` check the expiry.
+ * While a user code is out there is always a device code, so only the other states check for one.
+ */
+function startPollingTransitions(target: string, { checkDeviceCode }: { checkDeviceCode: boolean }) {
+  const missingDeviceCode = {
+    guard: 'deviceCodeMissing',
+    actions: { type: 'reportFailure', params: refused('No device code to poll with: call grant() first') },
+  } as const;
+  return [
+    ...(checkDeviceCode ? [missingDeviceCode] : []),
+    { guard: 'tokenUrlMissing', actions: { type: 'reportFailure', params: refused('No token URL set') } },
+    { target, actions: 'markPollingStart' },
+  ] as const;
+}
+
+/**
+ * The device authorization statechart, with placeholder actors. Provide the three actors (`requestDeviceAuthorization`,
+ * `pollToken`, `refreshTokens`) with `provide()`, or use `createDeviceAuthorizationMachine()`, which provides the
+ * package's HTTP implementations.
+ *
+ * @see [RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)
+ */
+export const deviceAuthorizationChart = flow.createMachine({
+  id: 'deviceAuthorization',
+  context: ({ input }) => initialContext(input),
+  initial: 'idle',
+  on: {
+    GRANT: [
+      {
+        guard: 'authorizationUrlMissing',
+        target: '.failed.authorization',
+        actions: ['resetAuthorization', { type: 'reportFailure', params: refused('No authorization URL set') }],
+      },
+      {
+        guard: 'tokenUrlMissing',
+        target: '.failed.authorization',
+        actions: ['resetAuthorization', { type: 'reportFailure', params: refused('No token URL set') }],
+      },
+      { target: '.authorizing', reenter: true, actions: ['resetAuthorization', 'prepareNonce'] },
+    ],
+    REFRESH: [
+      { guard: 'refreshTokenMissing', actions: { type: 'reportFailure', params: refused('No refresh token set') } },
+      { guard: 'tokenUrlMissing', actions: { type: 'reportFailure', params: refused('No token URL set') } },
+      { target: '.refreshing', actions: { type: 'announce', params: { status: 'RefreshingToken' } } },
+    ],
+    START_POLLING: startPollingTransitions('#deviceAuthorization.awaitingUser.poller.starting', { checkDeviceCode: true }),
+    UPDATE: { actions: { type: 'announce', params: ({ event }) => event.settings } },
+  },
+  states: {
+    idle: {
+      tags: 'NotAuthenticated',
+    },
+
+    authorizing: {
+      tags: 'NotAuthenticated',
+      invoke: {
+        id: 'requestDeviceAuthorization',
+        src: 'requestDeviceAuthorization',
+        input: ({ context }) => ({
+          url: context.authorizationUrl ?? '',
+          clientIdentifier: context.clientIdentifier,
+          clientAuthentication: context.clientAuthentication,
+          scope: context.requestedScopeTokens,
+          nonce: nonceIsSent(context) ? context.nonce : null,
+        }),
+        onDone: [
+          {
+            // Qt §3 step 8: polling would start only to find the code expired.
+            guard: ({ event }) => event.output.interval >= event.output.expiresIn,
+            target: 'failed.authorization',
+            actions: { type: 'reportFailure', params: expired },
+          },
+          { target: 'awaitingUser', actions: { type: 'acceptAuthorization', params: ({ event }) => event.output } },
+        ],
+        onError: {
+          target: 'failed.authorization',
+          actions: { type: 'reportFailure', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
+        },
+      },
+      on: {
+        REFRESH: { actions: { type: 'reportFailure', params: refused('Cannot refresh while a device authorization request is in flight') } },
+        START_POLLING: { actions: { type: 'reportFailure', params: refused('No device code to poll with yet: the device authorization request is in flight') } },
+      },
+    },
+
+    awaitingUser: {
+      type: 'parallel',
+      tags: 'TemporaryCredentialsReceived',
+      states: {
+        userCode: {
+          initial: 'valid',
+          states: {
+            valid: {
+              after: {
+                untilUserCodeExpiry: [
+                  // Qt §4.2: with polling stopped, nothing is reported at expiry; startTokenPolling() reports it.
+                  { guard: stateIn('#deviceAuthorization.awaitingUser.poller.stopped'), target: 'expired' },
+                  {
+                    target: '#deviceAuthorization.failed.polling',
+                    actions: [{ type: 'reportFailure', params: expired }, 'stopPolling'],
+                  },
+                ],
+              },
+              on: { RESUME: { target: 'valid', reenter: true } },
+            },
+            expired: {},
+          },
+        },
+        poller: {
+          initial: 'waiting',
+          states: {
+            waiting: {
+              tags: 'polling',
+              after: {
+                untilNextPoll: [
+                  {
+                    guard: 'tokenUrlMissing',
+                    target: '#deviceAuthorization.failed.polling',
+                    actions: [{ type: 'reportFailure', params: refused('No token URL set') }, 'stopPolling'],
+                  },
+                  // A poll due at or after the expiry never goes out: the expiry fires instead.
+                  { guard: 'nextPollBeforeExpiry', target: 'requesting' },
+                ],
+              },
+              on: {
+                RESUME: { target: 'waiting', reenter: true },
+                STOP_POLLING: { target: 'stopped', actions: 'stopPolling' },
+                START_POLLING: {},
+                REFRESH: { actions: { type: 'reportFailure', params: refused('Cannot refresh while polling is in progress') } },
+              },
+            },
+            requesting: {
+              tags: 'polling',
+              invoke: {
+                id: 'pollToken',
+                src: 'pollToken',
+                input: ({ context }) => ({
+                  url: context.tokenUrl ?? '',
+                  clientIdentifier: context.clientIdentifier,
+                  clientAuthentication: context.clientAuthentication,
+                  deviceCode: context.deviceCode,
+                  requestedScopeTokens: context.requestedScopeTokens,
+                }),
+                onDone: [
+                  { guard: ({ event }) => event.output.kind === 'pending', target: 'waiting', actions: 'scheduleNextPoll' },
+                  {
+                    guard: ({ event }) => event.output.kind === 'slowDown',
+                    target: 'waiting',
+                    actions: [
+                      assign({
+                        pollInterval: ({ context, event }) =>
+                          slowedDownInterval(context.pollInterval, event.output.kind === 'slowDown' ? event.output.interval : null),
+                      }),
+                      'scheduleNextPoll',
+                    ],
+                  },
+                  {
+                    target: '#deviceAuthorization.granted',
+                    actions: [
+                      {
+                        type: 'acceptTokens',
+                        params: ({ event }) => ({ tokens: (event.output as Extract<PollOutcome, { kind: 'granted' }>).tokens, isRefresh: false }),
+                      },
+                      'stopPolling',
+                    ],
+                  },
+                ],
+                onError: {
+                  target: '#deviceAuthorization.failed.polling',
+                  actions: [{ type: 'reportFailure', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) }, 'stopPolling'],
+                },
+              },
+              on: {
+                STOP_POLLING: { target: 'stopped', actions: 'stopPolling' },
+                START_POLLING: {},
+                REFRESH: { actions: { type: 'reportFailure', params: refused('Cannot refresh while polling is in progress') } },
+              },
+            },
+            stopped: {
+              on: { START_POLLING: startPollingTransitions('starting', { checkDeviceCode: false }) },
+            },
+            // Qt §4.1: polling does not start when its first poll would fall after the expiry.
+            starting: {
+              always: [
+                { guard: 'firstPollBeforeExpiry', target: 'waiting', actions: 'startPolling' },
+                {
+                  target: '#deviceAuthorization.failed.polling',
+                  actions: [{ type: 'reportFailure', params: () => ({ ...expired(), status: 'TemporaryCredentialsReceived' as const }) }, 'stopPolling'],
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+
+    granted: {
+      tags: 'Granted',
+      initial: 'refreshScheduled',
+      states: {
+        refreshScheduled: {
+          entry: 'armRefreshCheckpoint',
+          always: { guard: 'noRefreshScheduled', target: 'refreshUnscheduled' },
+          after: {
+            untilRefreshCheckpoint: [
+              { guard: 'checkpointBeforeRefresh', target: 'refreshScheduled', reenter: true },
+              { target: 'refreshUnscheduled', actions: 'announceTokenAboutToExpire' },
+            ],
+          },
+          on: { RESUME: { target: 'refreshScheduled', reenter: true } },
+        },
+        refreshUnscheduled: {},
+      },
+      on: {
+        UPDATE: [
+          {
+            guard: 'refreshLeadTimeChanges',
+            target: '.refreshScheduled',
+            reenter: true,
+            actions: [{ type: 'announce', params: ({ event }) => event.settings }, 'rescheduleRefreshClientSide'],
+          },
+          { actions: { type: 'announce', params: ({ event }) => event.settings } },
+        ],
+      },
+    },
+
+    refreshing: {
+      tags: 'RefreshingToken',
+      invoke: {
+        id: 'refreshTokens',
+        src: 'refreshTokens',
+        input: ({ context }) => ({
+          url: context.tokenUrl ?? '',
+          clientIdentifier: context.clientIdentifier,
+          clientAuthentication: context.clientAuthentication,
+          refreshToken: context.refreshToken,
+          requestedScopeTokens: context.requestedScopeTokens,
+        }),
+        onDone: {
+          target: 'granted',
+          actions: { type: 'acceptTokens', params: ({ event }) => ({ tokens: event.output, isRefresh: true }) },
+        },
+        onError: [
+          {
+            guard: 'hasAccessToken',
+            target: 'granted',
+            actions: { type: 'reportFailure', params: ({ event }) => ({ error: asDeviceFlowError(event.error), status: 'Granted' as const }) },
+          },
+          {
+            target: 'failed.refresh',
+            actions: {
+              type: 'reportFailure',
+              params: ({ event }) => ({ error: asDeviceFlowError(event.error), status: 'NotAuthenticated' as const }),
+            },
+          },
+        ],
+      },
+      on: {
+        REFRESH: {},
+        START_POLLING: { actions: { type: 'reportFailure', params: refused('Cannot poll while a refresh request is in flight') } },
+      },
+    },
+
+    failed: {
+      initial: 'authorization',
+      states: {
+        authorization: { tags: 'NotAuthenticated' },
+        polling: { tags: 'TemporaryCredentialsReceived' },
+        refresh: { tags: 'NotAuthenticated' },
+      },
+    },
+  },
+});
+
+/** The type of {@link deviceAuthorizationChart} and of every machine made from it with `provide()`. */
+export type DeviceAuthorizationMachine = typeof deviceAuthorizationChart;

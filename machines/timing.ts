@@ -1,0 +1,64 @@
+/**
+ * Time arithmetic of the flow: polling intervals, timer delays and the refresh schedule. Pure functions of their
+ * arguments.
+ *
+ * @module
+ */
+
+/** The longest delay a timer can take (2^31 − 1 ms); longer delays are re-armed when this one fires. */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+/** Seconds added to the polling interval by each `slow_down`. */
+export const SLOW_DOWN_INCREMENT_SECONDS = 5;
+
+/** Milliseconds from `now` until `at`, kept within what a timer can wait. */
+export function delayUntil(at: number | null, now: number): number {
+  if (at === null) return MAX_TIMER_DELAY_MS;
+  return Math.min(Math.max(0, at - now), MAX_TIMER_DELAY_MS);
+}
+
+/**
+ * The polling interval after a `slow_down`: five seconds more, or the interval the server sent with it when that is
+ * longer (GitHub sends one, and it can be smaller than the accumulated interval).
+ *
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+ */
+export function slowedDownInterval(current: number, fromServer: number | null): number {
+  return Math.max(current + SLOW_DOWN_INCREMENT_SECONDS, fromServer ?? 0);
+}
+
+/** Qt's refresh timer constants (§6.3): the smallest lead time, and the shortest wait on a server-side update. */
+const MIN_REFRESH_LEAD_SECONDS = 10;
+const FALLBACK_REFRESH_WAIT_SECONDS = 2;
+
+/**
+ * When `accessTokenAboutToExpire` should fire, as Qt 6.9 schedules it (`QAbstractOAuth2::updateRefreshTimer`).
+ *
+ * - With a lead time of 0, or one not shorter than the token's lifetime, the lead is 5 % of the remaining lifetime,
+ *   at least 10 s.
+ * - If that leaves less than 10 s: an application-side change (`clientSide`) fires at once; a server-side update
+ *   waits at least 2 s, so that a server issuing short-lived tokens cannot cause a refresh storm.
+ *
+ * @returns the epoch-ms time to fire at, or `null` when the token has no known expiry.
+ */
+export function refreshSignalAt(args: {
+  now: number;
+  expirationAt: number | null;
+  refreshLeadTime: number;
+  tokenLifetime: number | null;
+  clientSide: boolean;
+}): number | null {
+  const { now, expirationAt, tokenLifetime, clientSide } = args;
+  if (expirationAt === null) return null;
+  const remaining = Math.trunc((expirationAt - now) / 1000);
+  let lead = args.refreshLeadTime;
+  if (lead === 0 || (tokenLifetime !== null && lead >= tokenLifetime)) {
+    lead = Math.max(MIN_REFRESH_LEAD_SECONDS, Math.trunc(remaining / 20));
+  }
+  let wait = remaining - lead;
+  if (wait < MIN_REFRESH_LEAD_SECONDS) {
+    if (clientSide) return now;
+    wait = Math.max(wait, FALLBACK_REFRESH_WAIT_SECONDS);
+  }
+  return now + wait * 1000;
+}

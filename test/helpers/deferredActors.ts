@@ -1,0 +1,70 @@
+import { fromPromise } from 'xstate';
+import type { DeviceAuthorization } from '../../src/protocol/deviceAuthorizationResponse.js';
+import type { PollOutcome, TokenResponse } from '../../src/protocol/tokenResponse.js';
+import type { DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../../machines/types.js';
+
+/** One call of a test-double actor: its input, and the means to settle it. */
+export interface PendingCall<I, O> {
+  input: I;
+  signal: AbortSignal;
+  resolve(output: O): void;
+  reject(error: unknown): void;
+}
+
+/** A promise actor whose calls wait until the test settles them. */
+export function deferredActor<I, O>() {
+  const calls: PendingCall<I, O>[] = [];
+  const logic = fromPromise<O, I>(
+    ({ input, signal }) =>
+      new Promise<O>((resolve, reject) => {
+        calls.push({ input, signal, resolve, reject });
+      }),
+  );
+  return {
+    logic,
+    calls,
+    /** The most recent call; fails the test when there is none. */
+    get last(): PendingCall<I, O> {
+      const call = calls.at(-1);
+      if (call === undefined) throw new Error('the actor was never called');
+      return call;
+    },
+  };
+}
+
+/** Deferred doubles for the three actors of the device authorization machine. */
+export function deferredFlowActors() {
+  const requestDeviceAuthorization = deferredActor<DeviceAuthorizationRequest, DeviceAuthorization>();
+  const pollToken = deferredActor<DeviceTokenRequest, PollOutcome>();
+  const refreshTokens = deferredActor<RefreshTokenRequest, TokenResponse>();
+  return {
+    requestDeviceAuthorization,
+    pollToken,
+    refreshTokens,
+    actors: { requestDeviceAuthorization: requestDeviceAuthorization.logic, pollToken: pollToken.logic, refreshTokens: refreshTokens.logic },
+  };
+}
+
+/** Lets settled promises deliver their results to the actor. */
+export const flushPromises = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export const sampleAuthorization = (overrides: Partial<DeviceAuthorization> = {}): DeviceAuthorization => ({
+  deviceCode: 'device-code-1',
+  userCode: 'WDJB-MJHT',
+  verificationUrl: 'https://example.com/device',
+  completeVerificationUrl: 'https://example.com/device?user_code=WDJB-MJHT',
+  expiresIn: 1800,
+  interval: 5,
+  extraTokens: {},
+  ...overrides,
+});
+
+export const sampleTokens = (overrides: Partial<TokenResponse> = {}): TokenResponse => ({
+  accessToken: 'access-token-1',
+  refreshToken: 'refresh-token-1',
+  idToken: '',
+  expiresIn: 3600,
+  grantedScopeTokens: ['read'],
+  extraTokens: {},
+  ...overrides,
+});

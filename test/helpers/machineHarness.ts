@@ -1,0 +1,59 @@
+import { createActor, SimulatedClock } from 'xstate';
+import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
+import type { DeviceFlowEmitted, DeviceFlowInput } from '../../machines/types.js';
+import { deferredFlowActors, flushPromises } from './deferredActors.js';
+
+/** A fixed start time, so that timestamps in assertions are readable. */
+export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+export const defaultInput: DeviceFlowInput = {
+  authorizationUrl: 'https://as.example/device',
+  tokenUrl: 'https://as.example/token',
+  clientIdentifier: 'tv-app',
+  requestedScopeTokens: ['read'],
+};
+
+/**
+ * The statechart with deferred actors and a simulated clock set to {@link T0}: every request waits for the test,
+ * and time passes only when the test says so.
+ */
+export function startMachine(input: DeviceFlowInput = defaultInput) {
+  const actors = deferredFlowActors();
+  const clock = new SimulatedClock();
+  clock.set(T0);
+  const actor = createActor(deviceAuthorizationChart.provide({ actors: actors.actors }), { clock, input });
+  const emitted: DeviceFlowEmitted[] = [];
+  actor.on('*', (event) => emitted.push(event));
+  actor.start();
+  return {
+    actor,
+    clock,
+    emitted,
+    ...actors,
+    context: () => actor.getSnapshot().context,
+    value: () => actor.getSnapshot().value,
+    matches: (state: string) => actor.getSnapshot().matches(state as never),
+    /** Milliseconds since T0 on the simulated clock. */
+    elapsed: () => clock.now() - T0,
+    /** The emitted event types since the last call. */
+    drain(): string[] {
+      return emitted.splice(0).map((event) => event.type);
+    },
+    /** The emitted events of a type. */
+    ofType<K extends DeviceFlowEmitted['type']>(type: K) {
+      return emitted.filter((event): event is Extract<DeviceFlowEmitted, { type: K }> => event.type === type);
+    },
+  };
+}
+
+/** Settles a deferred call and lets the actor see the result. */
+export async function answer<O>(call: { resolve(output: O): void }, output: O): Promise<void> {
+  call.resolve(output);
+  await flushPromises();
+}
+
+/** Rejects a deferred call and lets the actor see the error. */
+export async function fail(call: { reject(error: unknown): void }, error: unknown): Promise<void> {
+  call.reject(error);
+  await flushPromises();
+}
