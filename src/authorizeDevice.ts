@@ -1,0 +1,104 @@
+/**
+ * The device flow as one promise, for scripts and command-line tools.
+ *
+ * @module
+ */
+
+import { DeviceFlowError } from './errors.js';
+import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from './flow.js';
+
+/** What to show the user while the flow waits for them. */
+export interface UserCodePrompt {
+  /** Where the user goes. */
+  verificationUrl: URL;
+  /** What the user types there. */
+  userCode: string;
+  /** The verification URL with the code in it, for a QR code; `null` when the server sent none. */
+  completeVerificationUrl: URL | null;
+  /** When the code stops working. */
+  expiresAt: Date;
+  /** Non-standard members of the device authorization response, e.g. Microsoft's `message`. */
+  extraTokens: Readonly<Record<string, unknown>>;
+}
+
+/** The tokens a successful flow yields. */
+export interface DeviceTokens {
+  accessToken: string;
+  /** Empty when the server issued none. */
+  refreshToken: string;
+  /** Empty unless the `openid` scope was granted. Not validated. */
+  idToken: string;
+  /** When the access token expires; `null` when the server did not say. */
+  expiresAt: Date | null;
+  /** The granted scope tokens. */
+  scope: readonly string[];
+  /** Non-standard members of the responses. */
+  extraTokens: Readonly<Record<string, unknown>>;
+}
+
+/** Hooks of {@link authorizeDevice}. */
+export interface AuthorizeDeviceHooks {
+  /** Called with the user code to show; called again if the flow is restarted. An exception aborts the flow. */
+  onUserCode?: (prompt: UserCodePrompt) => void;
+  /** Cancels the flow at once, during a wait as during a request; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Receives the flow before it starts, to listen to more of its signals (`pollingChanged`, `nextPollAtChanged`…). */
+  onFlow?: (flow: OAuth2DeviceAuthorizationFlow) => void;
+}
+
+/**
+ * Runs a whole device authorization: requests a user code, hands it to `onUserCode`, polls until the user decides,
+ * and resolves with the tokens.
+ *
+ * @throws {DeviceFlowError} when the flow fails (`ServerError` for `access_denied`, `ExpiredError`, …); the signal's
+ *   reason when aborted.
+ * @example
+ * ```ts
+ * const tokens = await authorizeDevice(
+ *   { authorizationUrl, tokenUrl, clientIdentifier: 'my-cli', requestedScopeTokens: ['read'] },
+ *   { onUserCode: ({ verificationUrl, userCode }) => console.log(`Open ${verificationUrl} and enter ${userCode}`) },
+ * );
+ * ```
+ * @see [RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)
+ */
+export function authorizeDevice(options: DeviceFlowOptions, hooks: AuthorizeDeviceHooks = {}): Promise<DeviceTokens> {
+  const { onUserCode, signal, onFlow } = hooks;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<DeviceTokens>((resolve, reject) => {
+    const flow = new OAuth2DeviceAuthorizationFlow(options);
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', abort);
+      settle();
+      // Signals fire while the actor handles an event; stop it once that is over.
+      queueMicrotask(() => flow.dispose());
+    };
+    const abort = () => finish(() => reject(signal?.reason));
+    signal?.addEventListener('abort', abort, { once: true });
+
+    flow.on('authorizeWithUserCode', (verificationUrl, userCode, completeVerificationUrl) => {
+      try {
+        onUserCode?.({ verificationUrl, userCode, completeVerificationUrl, expiresAt: flow.userCodeExpirationAt!, extraTokens: flow.extraTokens });
+      } catch (error) {
+        finish(() => reject(error));
+      }
+    });
+    flow.on('granted', () => finish(() => resolve(tokensOf(flow))));
+    flow.on('requestFailed', (error: DeviceFlowError) => finish(() => reject(error)));
+    onFlow?.(flow);
+    flow.grant();
+  });
+}
+
+function tokensOf(flow: OAuth2DeviceAuthorizationFlow): DeviceTokens {
+  return {
+    accessToken: flow.token,
+    refreshToken: flow.refreshToken,
+    idToken: flow.idToken,
+    expiresAt: flow.expirationAt,
+    scope: flow.grantedScopeTokens,
+    extraTokens: flow.extraTokens,
+  };
+}

@@ -1,0 +1,408 @@
+/**
+ * `OAuth2DeviceAuthorizationFlow`: the statechart behind the API of Qt 6.9's `QOAuth2DeviceAuthorizationFlow`.
+ *
+ * @module
+ */
+
+import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
+import type { DeviceFlowEmitted, FlowProperties, FlowSettings, FlowStatus, NonceMode } from '../machines/types.js';
+import { DeviceFlowError } from './errors.js';
+import type { FetchFunction } from './http/postForm.js';
+import { backgroundAwareClock, type Clock } from './keepAlive.js';
+import { createDeviceAuthorizationMachine } from './machine.js';
+import type { ClientAuthenticationMethod } from './protocol/requests.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from './services.js';
+import { type FlowSettingsInput, normalizeSettings, requirePositiveNumber, requireString } from './settings.js';
+import { SignalEmitter, type SignalListener } from './signals.js';
+
+/**
+ * The signals of {@link OAuth2DeviceAuthorizationFlow} and the arguments their listeners get: Qt's signals, with URLs
+ * as `URL` objects and times as `Date`s. Every `…Changed` signal fires only when the value changes.
+ */
+export interface DeviceFlowSignals {
+  /** The user must visit `verificationUrl` and enter `userCode` (or open `completeVerificationUrl`). */
+  authorizeWithUserCode: [verificationUrl: URL, userCode: string, completeVerificationUrl: URL | null];
+  /** Tokens were received, by the grant or by a refresh. */
+  granted: [];
+  /** A request failed, or a call was refused. */
+  requestFailed: [error: DeviceFlowError];
+  /** The server answered with an OAuth error; `requestFailed` follows. */
+  serverReportedErrorOccurred: [error: string, errorDescription: string, uri: URL | null];
+  /** The access token expires soon (Qt §6.3); with `autoRefresh` a refresh starts. */
+  accessTokenAboutToExpire: [];
+  statusChanged: [status: FlowStatus];
+  pollingChanged: [polling: boolean];
+  userCodeChanged: [userCode: string];
+  verificationUrlChanged: [verificationUrl: URL | null];
+  completeVerificationUrlChanged: [completeVerificationUrl: URL | null];
+  userCodeExpirationAtChanged: [userCodeExpirationAt: Date | null];
+  nextPollAtChanged: [nextPollAt: Date | null];
+  tokenChanged: [token: string];
+  refreshTokenChanged: [refreshToken: string];
+  idTokenChanged: [idToken: string];
+  expirationAtChanged: [expirationAt: Date | null];
+  grantedScopeTokensChanged: [grantedScopeTokens: readonly string[]];
+  extraTokensChanged: [extraTokens: Readonly<Record<string, unknown>>];
+  authorizationUrlChanged: [authorizationUrl: URL | null];
+  tokenUrlChanged: [tokenUrl: URL | null];
+  clientIdentifierChanged: [clientIdentifier: string];
+  clientAuthenticationChanged: [clientAuthentication: ClientAuthenticationMethod];
+  requestedScopeTokensChanged: [requestedScopeTokens: readonly string[]];
+  nonceModeChanged: [nonceMode: NonceMode];
+  nonceChanged: [nonce: string];
+  autoRefreshChanged: [autoRefresh: boolean];
+  refreshLeadTimeChanged: [refreshLeadTime: number];
+}
+
+/** The name of a signal of {@link OAuth2DeviceAuthorizationFlow}. */
+export type DeviceFlowSignalName = keyof DeviceFlowSignals;
+
+/**
+ * Options of {@link OAuth2DeviceAuthorizationFlow}: every writable property, plus how the flow's actor runs.
+ */
+export interface DeviceFlowOptions extends FlowSettingsInput {
+  /** The client secret (Qt's `clientIdentifierSharedKey`); empty for a public client. */
+  clientIdentifierSharedKey?: string;
+  /** The `fetch` for every request (mTLS, proxies, test doubles); the global `fetch` by default. */
+  fetch?: FetchFunction;
+  /** Qt's `networkRequestModifier`: changes each request before it is sent. */
+  networkRequestModifier?: RequestModifier | null;
+  /** Qt's `modifyParametersFunction`: changes the form parameters of each request. */
+  modifyParametersFunction?: ParameterModifier | null;
+  /** Milliseconds a request may take, body included; 30 000 by default. */
+  requestTimeout?: number;
+  /** The largest response body accepted, in bytes; 1 MiB by default. */
+  maxResponseBytes?: number;
+  /**
+   * The actor's clock, e.g. XState's `SimulatedClock` in tests. By default, wall-clock timers, which do not keep a
+   * Node.js process alive once tokens are granted.
+   */
+  clock?: Clock;
+  /** Receives the actor's inspection events (`createActor`'s `inspect` option), e.g. for the Stately inspector. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+const URL_PROPERTIES = new Set<keyof FlowProperties>(['authorizationUrl', 'tokenUrl', 'verificationUrl', 'completeVerificationUrl']);
+const TIME_PROPERTIES = new Set<keyof FlowProperties>(['userCodeExpirationAt', 'expirationAt', 'nextPollAt']);
+
+/**
+ * The OAuth 2.0 Device Authorization Grant with the API of Qt 6.9's `QOAuth2DeviceAuthorizationFlow`: the same
+ * properties, methods and signals, over an XState statechart that holds all the flow's logic.
+ *
+ * @example
+ * ```ts
+ * const flow = new OAuth2DeviceAuthorizationFlow({
+ *   authorizationUrl: 'https://login.example.com/oauth/device',
+ *   tokenUrl: 'https://login.example.com/oauth/token',
+ *   clientIdentifier: 'my-tv-app',
+ *   requestedScopeTokens: ['openid', 'offline_access'],
+ * });
+ * flow.on('authorizeWithUserCode', (url, code, complete) => showCode(url, code, complete));
+ * flow.on('granted', () => useToken(flow.token));
+ * flow.on('requestFailed', (error) => showError(error.code));
+ * flow.grant();
+ * ```
+ * @see [RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
+export class OAuth2DeviceAuthorizationFlow {
+  readonly #signals = new SignalEmitter<DeviceFlowSignals>();
+  readonly #actor: Actor<DeviceAuthorizationMachine>;
+  readonly #transport: Required<Pick<TransportOptions, 'requestTimeout' | 'maxResponseBytes'>> & TransportOptions;
+  #disposed = false;
+
+  constructor(options: DeviceFlowOptions = {}) {
+    this.#transport = {
+      fetch: options.fetch,
+      clientSecret: requireString(options.clientIdentifierSharedKey ?? '', 'clientIdentifierSharedKey'),
+      requestModifier: options.networkRequestModifier ?? undefined,
+      parameterModifier: options.modifyParametersFunction ?? undefined,
+      requestTimeout: requirePositiveNumber(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeout'),
+      maxResponseBytes: requirePositiveNumber(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes'),
+    };
+    const machine = createDeviceAuthorizationMachine(() => this.#transport);
+    this.#actor = createActor(machine, {
+      input: normalizeSettings(options),
+      clock: options.clock ?? backgroundAwareClock(() => this.#actor.getSnapshot().hasTag('Granted')),
+      ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    });
+    this.#actor.on('*', (event) => this.#forward(event));
+    this.#actor.start();
+  }
+
+  // ── Signals ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Adds a listener for signal `name`; returns the function that removes it. */
+  on<K extends DeviceFlowSignalName>(name: K, listener: SignalListener<DeviceFlowSignals, K>): () => void {
+    return this.#signals.on(name, listener);
+  }
+
+  // ── Methods ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a new authorization: forgets the previous one (aborting a flow in progress silently, as Qt §2.1), requests
+   * a user code, then polls. Missing endpoints fail at once with `requestFailed('ClientError')`.
+   *
+   * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
+   */
+  grant(): void {
+    this.#send({ type: 'GRANT' });
+  }
+
+  /**
+   * Refreshes the access token with the refresh token. Refused with `requestFailed('ClientError')`, synchronously,
+   * while polling or without a refresh token or token URL; a call while a refresh is in flight does nothing.
+   *
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
+  refreshTokens(): void {
+    this.#send({ type: 'REFRESH' });
+  }
+
+  /** The same as {@link refreshTokens}, under the name Qt's documentation uses. */
+  refreshAccessToken(): void {
+    this.refreshTokens();
+  }
+
+  /**
+   * Resumes polling with the user code already out, without a new authorization request; the first poll goes out one
+   * interval later.
+   *
+   * @returns `true` when polling runs (also when it already did); `false` after `requestFailed` with `ClientError`
+   *   (no device code or token URL) or `ExpiredError` (the code expired, or would before the first poll).
+   */
+  startTokenPolling(): boolean {
+    this.#send({ type: 'START_POLLING' });
+    return this.polling;
+  }
+
+  /** Stops polling, aborting a poll in flight silently; the user code stays, so polling can resume. */
+  stopTokenPolling(): void {
+    if (!this.#disposed) this.#actor.send({ type: 'STOP_POLLING' });
+  }
+
+  /**
+   * Stops everything silently: no signal fires afterwards, and no timer, socket or listener keeps the process alive.
+   * Properties keep their last values.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#signals.clear();
+    this.#actor.stop();
+  }
+
+  // ── Read-only properties ───────────────────────────────────────────────────────────────────────────────────────
+
+  /** Where the flow stands. */
+  get status(): FlowStatus {
+    return this.#context.status;
+  }
+  /** Whether the flow is polling the token endpoint. */
+  get polling(): boolean {
+    return this.#context.polling;
+  }
+  /** The user code to show; empty when none is out. */
+  get userCode(): string {
+    return this.#context.userCode;
+  }
+  /** Where the user enters the code. */
+  get verificationUrl(): URL | null {
+    return present('verificationUrl', this.#context.verificationUrl) as URL | null;
+  }
+  /** The verification URL with the code in it (for a QR code); `null` when the server sent none. */
+  get completeVerificationUrl(): URL | null {
+    return present('completeVerificationUrl', this.#context.completeVerificationUrl) as URL | null;
+  }
+  /** When the user code expires. */
+  get userCodeExpirationAt(): Date | null {
+    return present('userCodeExpirationAt', this.#context.userCodeExpirationAt) as Date | null;
+  }
+  /** When the next poll goes out; `null` while not polling. For countdowns. */
+  get nextPollAt(): Date | null {
+    return present('nextPollAt', this.#context.nextPollAt) as Date | null;
+  }
+  /** The ID token, when the `openid` scope was granted. Not validated. */
+  get idToken(): string {
+    return this.#context.idToken;
+  }
+  /** When the access token expires; `null` when the server did not say. */
+  get expirationAt(): Date | null {
+    return present('expirationAt', this.#context.expirationAt) as Date | null;
+  }
+  /** The granted scope tokens. */
+  get grantedScopeTokens(): readonly string[] {
+    return present('grantedScopeTokens', this.#context.grantedScopeTokens) as readonly string[];
+  }
+  /** Non-standard members of the server's responses, e.g. Microsoft's `message`. */
+  get extraTokens(): Readonly<Record<string, unknown>> {
+    return present('extraTokens', this.#context.extraTokens) as Readonly<Record<string, unknown>>;
+  }
+
+  // ── Writable properties ────────────────────────────────────────────────────────────────────────────────────────
+
+  get authorizationUrl(): URL | null {
+    return present('authorizationUrl', this.#context.authorizationUrl) as URL | null;
+  }
+  set authorizationUrl(value: string | URL | null) {
+    this.#update({ authorizationUrl: value });
+  }
+  get tokenUrl(): URL | null {
+    return present('tokenUrl', this.#context.tokenUrl) as URL | null;
+  }
+  set tokenUrl(value: string | URL | null) {
+    this.#update({ tokenUrl: value });
+  }
+  get clientIdentifier(): string {
+    return this.#context.clientIdentifier;
+  }
+  set clientIdentifier(value: string) {
+    this.#update({ clientIdentifier: value });
+  }
+  /** The client secret. It is sent to both endpoints, and never to the machine, an error or a log. */
+  get clientIdentifierSharedKey(): string {
+    return this.#transport.clientSecret ?? '';
+  }
+  set clientIdentifierSharedKey(value: string) {
+    this.#transport.clientSecret = requireString(value, 'clientIdentifierSharedKey');
+  }
+  get clientAuthentication(): ClientAuthenticationMethod {
+    return this.#context.clientAuthentication;
+  }
+  set clientAuthentication(value: ClientAuthenticationMethod) {
+    this.#update({ clientAuthentication: value });
+  }
+  get requestedScopeTokens(): readonly string[] {
+    return present('requestedScopeTokens', this.#context.requestedScopeTokens) as readonly string[];
+  }
+  set requestedScopeTokens(value: Iterable<string>) {
+    this.#update({ requestedScopeTokens: value });
+  }
+  get nonceMode(): NonceMode {
+    return this.#context.nonceMode;
+  }
+  set nonceMode(value: NonceMode) {
+    this.#update({ nonceMode: value });
+  }
+  get nonce(): string {
+    return this.#context.nonce;
+  }
+  set nonce(value: string) {
+    this.#update({ nonce: value });
+  }
+  get autoRefresh(): boolean {
+    return this.#context.autoRefresh;
+  }
+  set autoRefresh(value: boolean) {
+    this.#update({ autoRefresh: value });
+  }
+  /** Seconds before expiry at which `accessTokenAboutToExpire` fires; 0 lets the flow choose (Qt §6.3). */
+  get refreshLeadTime(): number {
+    return this.#context.refreshLeadTime;
+  }
+  set refreshLeadTime(value: number) {
+    this.#update({ refreshLeadTime: value });
+  }
+  /** The access token. */
+  get token(): string {
+    return this.#context.token;
+  }
+  set token(value: string) {
+    this.#update({ token: value });
+  }
+  get refreshToken(): string {
+    return this.#context.refreshToken;
+  }
+  set refreshToken(value: string) {
+    this.#update({ refreshToken: value });
+  }
+  get fetch(): FetchFunction | undefined {
+    return this.#transport.fetch;
+  }
+  set fetch(value: FetchFunction | undefined) {
+    this.#transport.fetch = value;
+  }
+  get networkRequestModifier(): RequestModifier | null {
+    return this.#transport.requestModifier ?? null;
+  }
+  set networkRequestModifier(value: RequestModifier | null) {
+    this.#transport.requestModifier = value ?? undefined;
+  }
+  get modifyParametersFunction(): ParameterModifier | null {
+    return this.#transport.parameterModifier ?? null;
+  }
+  set modifyParametersFunction(value: ParameterModifier | null) {
+    this.#transport.parameterModifier = value ?? undefined;
+  }
+  get requestTimeout(): number {
+    return this.#transport.requestTimeout;
+  }
+  set requestTimeout(value: number) {
+    this.#transport.requestTimeout = requirePositiveNumber(value, 'requestTimeout');
+  }
+  get maxResponseBytes(): number {
+    return this.#transport.maxResponseBytes;
+  }
+  set maxResponseBytes(value: number) {
+    this.#transport.maxResponseBytes = requirePositiveNumber(value, 'maxResponseBytes');
+  }
+
+  // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** The running actor, for inspection and advanced use; prefer the class API for driving the flow. */
+  get actor(): Actor<DeviceAuthorizationMachine> {
+    return this.#actor;
+  }
+
+  get #context() {
+    return this.#actor.getSnapshot().context;
+  }
+
+  #send(event: { type: 'GRANT' | 'REFRESH' | 'START_POLLING' }): void {
+    if (this.#disposed) throw new DeviceFlowError('ClientError', 'The flow was disposed');
+    this.#actor.send(event);
+  }
+
+  #update(input: FlowSettingsInput): void {
+    const settings: Partial<FlowSettings> = normalizeSettings(input);
+    if (!this.#disposed) this.#actor.send({ type: 'UPDATE', settings });
+  }
+
+  #forward(event: DeviceFlowEmitted): void {
+    const signals = this.#signals;
+    switch (event.type) {
+      case 'authorizeWithUserCode':
+        return signals.emit('authorizeWithUserCode', new URL(event.verificationUrl), event.userCode, toUrl(event.completeVerificationUrl));
+      case 'serverReportedErrorOccurred':
+        return signals.emit('serverReportedErrorOccurred', event.error, event.errorDescription, toUrl(event.uri));
+      case 'requestFailed':
+        return signals.emit('requestFailed', event.error);
+      case 'granted':
+      case 'accessTokenAboutToExpire':
+        return signals.emit(event.type);
+      default: {
+        const name = event.type.slice(0, -'Changed'.length) as keyof FlowProperties;
+        (signals.emit as (name: string, value: unknown) => void)(event.type, present(name, event.value));
+      }
+    }
+  }
+}
+
+/** A property value as the class shows it: URLs as `URL`, times as `Date`, lists and records as frozen copies. */
+function present(name: keyof FlowProperties, value: unknown): unknown {
+  if (URL_PROPERTIES.has(name)) return toUrl(value as string | null);
+  if (TIME_PROPERTIES.has(name)) return value === null ? null : new Date(value as number);
+  if (Array.isArray(value)) return Object.freeze([...value]);
+  if (typeof value === 'object' && value !== null) return Object.freeze({ ...value });
+  return value;
+}
+
+function toUrl(value: string | null): URL | null {
+  if (value === null) return null;
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
+}

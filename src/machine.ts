@@ -1,0 +1,31 @@
+/**
+ * The statechart with the package's HTTP actors: ready for `createActor`.
+ *
+ * @module
+ */
+
+import { deviceAuthorizationChart, type DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
+import { createDeviceFlowActors, type TransportOptions } from './services.js';
+
+/**
+ * The device authorization statechart with HTTP actors that use `options` (the global `fetch` and a public client by
+ * default).
+ *
+ * @example
+ * ```ts
+ * const actor = createActor(createDeviceAuthorizationMachine({ clientSecret }), {
+ *   input: { authorizationUrl, tokenUrl, clientIdentifier: 'my-tv-app', requestedScopeTokens: ['openid'] },
+ * });
+ * actor.on('authorizeWithUserCode', ({ verificationUrl, userCode }) => show(verificationUrl, userCode));
+ * actor.on('granted', () => use(actor.getSnapshot().context.token));
+ * actor.start();
+ * actor.send({ type: 'GRANT' });
+ * ```
+ * @see [RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)
+ */
+export function createDeviceAuthorizationMachine(options: TransportOptions | (() => TransportOptions) = {}): DeviceAuthorizationMachine {
+  return deviceAuthorizationChart.provide({ actors: createDeviceFlowActors(options) });
+}
+
+/** The device authorization statechart with HTTP actors using the global `fetch`, for a public client. */
+export const deviceAuthorizationMachine: DeviceAuthorizationMachine = /* @__PURE__ */ createDeviceAuthorizationMachine();

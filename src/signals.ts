@@ -1,0 +1,56 @@
+/**
+ * A small typed signal emitter: `on(name, listener)` returns the function that removes the listener.
+ *
+ * @module
+ */
+
+/** A map from signal name to the argument list its listeners receive. */
+export type SignalMap<Signals> = { [K in keyof Signals]: unknown[] };
+
+/** A listener of signal `K`. */
+export type SignalListener<Signals extends SignalMap<Signals>, K extends keyof Signals> = (...args: Signals[K]) => void;
+
+/**
+ * Listeners per signal, called in the order they were added. A listener that throws does not stop the others or the
+ * flow: its exception is rethrown on a fresh microtask, where the platform reports it (Node's `uncaughtException`, a
+ * browser's `error` event), as `EventTarget` does.
+ */
+export class SignalEmitter<Signals extends SignalMap<Signals>> {
+  readonly #listeners = new Map<keyof Signals, Set<(...args: unknown[]) => void>>();
+
+  /** Adds `listener` for `name`; the returned function removes it. */
+  on<K extends keyof Signals>(name: K, listener: SignalListener<Signals, K>): () => void {
+    let listeners = this.#listeners.get(name);
+    if (listeners === undefined) this.#listeners.set(name, (listeners = new Set()));
+    const entry = listener as unknown as (...args: unknown[]) => void;
+    listeners.add(entry);
+    return () => {
+      listeners.delete(entry);
+    };
+  }
+
+  /** Calls the listeners of `name` with `args`. */
+  emit<K extends keyof Signals>(name: K, ...args: Signals[K]): void {
+    const listeners = this.#listeners.get(name);
+    if (listeners === undefined) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(...args);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  /** Whether `name` has listeners. */
+  has(name: keyof Signals): boolean {
+    return (this.#listeners.get(name)?.size ?? 0) > 0;
+  }
+
+  /** Removes every listener. */
+  clear(): void {
+    this.#listeners.clear();
+  }
+}

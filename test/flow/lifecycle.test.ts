@@ -1,0 +1,240 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { createTestFlow, deviceAuthorizationReply, nextSignal, pending, tokenReply } from '../helpers/flowHarness.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
+
+let server: LoopbackServer;
+beforeAll(async () => {
+  server = await LoopbackServer.start();
+});
+afterAll(() => server.close());
+
+async function polling(options = {}) {
+  server.handle('/device', deviceAuthorizationReply());
+  const harness = createTestFlow(server, options);
+  harness.flow.grant();
+  await nextSignal(harness.flow, 'authorizeWithUserCode');
+  return harness;
+}
+
+describe('grant()', () => {
+  it('fails synchronously with ClientError without an authorization URL, sending nothing', () => {
+    const flow = new OAuth2DeviceAuthorizationFlow({ tokenUrl: server.url('/token') });
+    const failures: string[] = [];
+    flow.on('requestFailed', (error) => failures.push(`${error.code}: ${error.message}`));
+    flow.grant();
+    expect(failures).toEqual(['ClientError: No authorization URL set']);
+    expect(flow.status).toBe('NotAuthenticated');
+    flow.dispose();
+  });
+
+  it('reports a network failure of the authorization request as NetworkError', async () => {
+    const gone = await LoopbackServer.start();
+    const url = gone.url('/device');
+    await gone.close();
+    const flow = new OAuth2DeviceAuthorizationFlow({ authorizationUrl: url, tokenUrl: url });
+    flow.grant();
+    const [error] = await nextSignal(flow, 'requestFailed');
+    expect(error.code).toBe('NetworkError');
+    expect(flow.status).toBe('NotAuthenticated');
+    flow.dispose();
+  });
+
+  it('reports an OAuth error of the authorization request, keeping NotAuthenticated and emitting no status change', async () => {
+    server.queue('/device', { status: 400, json: { error: 'an-error', error_description: 'an-error-description', error_uri: 'https://as/an-error-uri' } });
+    const { flow, recorder } = createTestFlow(server);
+    flow.grant();
+    await nextSignal(flow, 'requestFailed');
+    expect(recorder.of('serverReportedErrorOccurred')).toEqual([['an-error', 'an-error-description', new URL('https://as/an-error-uri')]]);
+    expect(recorder.of('requestFailed')[0]![0]).toMatchObject({ code: 'ServerError', error: 'an-error', status: 400 });
+    expect(recorder.of('statusChanged')).toEqual([]);
+    flow.dispose();
+  });
+
+  it('never announces an unusable verification URL', async () => {
+    server.queue('/device', deviceAuthorizationReply({ verification_uri: 'javascript:alert(1)' }));
+    const { flow, recorder } = createTestFlow(server);
+    flow.grant();
+    const [error] = await nextSignal(flow, 'requestFailed');
+    expect(error.code).toBe('OAuthTokenNotFoundError');
+    expect(recorder.of('authorizeWithUserCode')).toEqual([]);
+    expect(flow.verificationUrl).toBeNull();
+    flow.dispose();
+  });
+});
+
+describe('polling through the class', () => {
+  it('handles GitHub-style answers: form bodies, errors with HTTP 200, and slow_down with a new interval', async () => {
+    server.handle('/device', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'device_code=dc&user_code=ABCD-1234&verification_uri=https%3A%2F%2Fgithub.com%2Flogin%2Fdevice&expires_in=899&interval=5',
+    });
+    server.queue('/token', { status: 200, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'error=slow_down&error_description=Too+many+requests&interval=15' });
+    server.queue('/token', { status: 200, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'access_token=gho_abc&token_type=bearer&scope=repo' });
+    const { flow, clock } = createTestFlow(server);
+    flow.grant();
+    await nextSignal(flow, 'authorizeWithUserCode');
+    clock.increment(5_000);
+    const [nextPollAt] = await nextSignal(flow, 'nextPollAtChanged');
+    expect(nextPollAt!.getTime() - clock.now()).toBe(15_000);
+    clock.increment(14_999);
+    expect(server.requestsTo('/token')).toHaveLength(1);
+    clock.increment(1);
+    await nextSignal(flow, 'granted');
+    expect(flow.token).toBe('gho_abc');
+    expect(flow.grantedScopeTokens).toEqual(['repo']);
+    flow.dispose();
+  });
+
+  it('startTokenPolling() returns true when polling runs, false with requestFailed otherwise', async () => {
+    const idle = new OAuth2DeviceAuthorizationFlow({ tokenUrl: server.url('/token') });
+    const idleFailures: string[] = [];
+    idle.on('requestFailed', (error) => idleFailures.push(error.code));
+    const pollingSignals: boolean[] = [];
+    idle.on('pollingChanged', (value) => pollingSignals.push(value));
+    expect(idle.startTokenPolling()).toBe(false);
+    expect(idleFailures).toEqual(['ClientError']);
+    expect(pollingSignals).toEqual([]);
+    idle.dispose();
+
+    const devicesBefore = server.requestsTo('/device').length;
+    const { flow, clock, recorder } = await polling();
+    expect(flow.startTokenPolling()).toBe(true);
+    flow.stopTokenPolling();
+    expect(recorder.of('pollingChanged').at(-1)).toEqual([false]);
+    expect(flow.status).toBe('TemporaryCredentialsReceived');
+    expect(flow.startTokenPolling()).toBe(true);
+    expect(flow.polling).toBe(true);
+    flow.tokenUrl = null;
+    clock.increment(5_000);
+    expect(recorder.of('requestFailed').map(([error]) => error.code)).toEqual(['ClientError']);
+    expect(flow.polling).toBe(false);
+    expect(flow.startTokenPolling()).toBe(false);
+    flow.tokenUrl = server.url('/token');
+    clock.increment(1_800_000);
+    expect(flow.startTokenPolling()).toBe(false);
+    expect(recorder.of('requestFailed').map(([error]) => error.code)).toEqual(['ClientError', 'ClientError', 'ExpiredError']);
+    expect(server.requestsTo('/device')).toHaveLength(devicesBefore + 1);
+    flow.dispose();
+  });
+
+  it('stopTokenPolling() aborts the poll in flight without reporting it', async () => {
+    server.handle('/token', () => 'handled');
+    const { flow, clock, recorder } = await polling();
+    clock.increment(5_000);
+    await server.nextRequest('/token');
+    flow.stopTokenPolling();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(recorder.of('requestFailed')).toEqual([]);
+    expect(flow.polling).toBe(false);
+    flow.dispose();
+  });
+
+  it('reports access_denied and expired_token as Qt does', async () => {
+    for (const [body, code] of [
+      [{ error: 'access_denied', error_description: 'The user denied the request' }, 'ServerError'],
+      [{ error: 'expired_token' }, 'ExpiredError'],
+    ] as const) {
+      server.queue('/token', { status: 400, json: body });
+      const { flow, clock, recorder } = await polling();
+      clock.increment(5_000);
+      const [error] = await nextSignal(flow, 'requestFailed');
+      expect(error.code).toBe(code);
+      expect(recorder.of('serverReportedErrorOccurred')).toEqual([[body.error, 'error_description' in body ? body.error_description : '', null]]);
+      expect(flow.status).toBe('TemporaryCredentialsReceived');
+      flow.dispose();
+    }
+  });
+});
+
+describe('refresh through the class', () => {
+  it('refreshAccessToken() and refreshTokens() both refresh, RefreshingToken then Granted', async () => {
+    server.handle('/token', tokenReply({ access_token: 'refreshed' }));
+    for (const method of ['refreshAccessToken', 'refreshTokens'] as const) {
+      const { flow, recorder } = createTestFlow(server, { refreshToken: 'rt-1', token: 'old' });
+      flow[method]();
+      expect(flow.status).toBe('RefreshingToken');
+      const request = await server.nextRequest('/token');
+      expect(Object.fromEntries(request.params)).toEqual({ grant_type: 'refresh_token', refresh_token: 'rt-1', client_id: 'tv-app' });
+      await nextSignal(flow, 'granted');
+      expect(recorder.of('statusChanged')).toEqual([['RefreshingToken'], ['Granted']]);
+      expect([flow.token, flow.refreshToken]).toEqual(['refreshed', 'refresh-token-1']);
+      flow.dispose();
+    }
+  });
+
+  it('refuses synchronously while polling', async () => {
+    const { flow, recorder } = await polling({ refreshToken: 'rt' });
+    flow.refreshTokens();
+    expect(recorder.of('requestFailed').map(([error]) => error.message)).toEqual(['Cannot refresh while polling is in progress']);
+    flow.dispose();
+  });
+
+  it('treats a pending answer to a refresh as a failure, never a hang', async () => {
+    server.queue('/token', pending);
+    const { flow } = createTestFlow(server, { refreshToken: 'rt', token: 'at' });
+    flow.refreshTokens();
+    const [error] = await nextSignal(flow, 'requestFailed');
+    expect(error).toMatchObject({ code: 'ServerError', error: 'authorization_pending' });
+    expect(flow.status).toBe('Granted');
+    flow.dispose();
+  });
+});
+
+describe('dispose()', () => {
+  it('silences the flow and leaves nothing that keeps the process alive', async () => {
+    server.handle('/token', () => 'handled');
+    const before = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const { flow, clock, recorder } = await polling({ clock: undefined });
+    void clock;
+    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length).toBeGreaterThan(before);
+    recorder.drain();
+    flow.dispose();
+    flow.dispose();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(recorder.drain()).toEqual([]);
+    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length).toBe(before);
+    expect(() => flow.grant()).toThrow(/disposed/);
+    expect(flow.userCode).toBe('WDJB-MJHT');
+  });
+
+  it('lets a granted flow end the process: its refresh timer does not hold it open', async () => {
+    // The child grants against its own server, closes it, and must then exit although the token lives an hour.
+    const script = `
+      import { createServer } from 'node:http';
+      import { OAuth2DeviceAuthorizationFlow } from './dist/src/index.js';
+      const server = createServer((req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(req.url === '/device'
+          ? { device_code: 'd', user_code: 'U', verification_uri: 'https://example.com', expires_in: 60, interval: 1 }
+          : { access_token: 'at', refresh_token: 'rt', expires_in: 3600 }));
+      }).listen(0, '127.0.0.1', () => {
+        const base = 'http://127.0.0.1:' + server.address().port;
+        const flow = new OAuth2DeviceAuthorizationFlow({ authorizationUrl: base + '/device', tokenUrl: base + '/token', autoRefresh: true });
+        flow.on('granted', () => { console.log('granted', flow.status); server.close(); server.closeAllConnections(); });
+        flow.grant();
+      });`;
+    const started = Date.now();
+    const { stdout, code } = await runNode(script, 10_000);
+    expect(stdout.trim()).toBe('granted Granted');
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+});
+
+/** Runs an ES module script with Node in the package directory; kills it after `timeout` ms. */
+function runNode(script: string, timeout: number): Promise<{ stdout: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd() });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.pipe(process.stderr);
+    const timer = setTimeout(() => child.kill(), timeout);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, code });
+    });
+  });
+}
