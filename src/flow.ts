@@ -242,18 +242,29 @@ export class OAuth2DeviceAuthorizationFlow {
 
   // ── Writable properties ────────────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * The device authorization endpoint.
+   *
+   * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
+   */
   get authorizationUrl(): URL | null {
     return present('authorizationUrl', this.#context.authorizationUrl) as URL | null;
   }
   set authorizationUrl(value: string | URL | null) {
     this.#update({ authorizationUrl: value });
   }
+  /**
+   * The token endpoint, polled with the device code and used for refreshes.
+   *
+   * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)
+   */
   get tokenUrl(): URL | null {
     return present('tokenUrl', this.#context.tokenUrl) as URL | null;
   }
   set tokenUrl(value: string | URL | null) {
     this.#update({ tokenUrl: value });
   }
+  /** The `client_id`. */
   get clientIdentifier(): string {
     return this.#context.clientIdentifier;
   }
@@ -267,30 +278,43 @@ export class OAuth2DeviceAuthorizationFlow {
   set clientIdentifierSharedKey(value: string) {
     this.#transport.clientSecret = requireString(value, 'clientIdentifierSharedKey');
   }
+  /**
+   * How the client authenticates when a secret is set: `client_secret_post` (default), `client_secret_basic` or `none`.
+   *
+   * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
+   */
   get clientAuthentication(): ClientAuthenticationMethod {
     return this.#context.clientAuthentication;
   }
   set clientAuthentication(value: ClientAuthenticationMethod) {
     this.#update({ clientAuthentication: value });
   }
+  /**
+   * The scope tokens to request; invalid tokens are refused with `ClientError`.
+   *
+   * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
+   */
   get requestedScopeTokens(): readonly string[] {
     return present('requestedScopeTokens', this.#context.requestedScopeTokens) as readonly string[];
   }
   set requestedScopeTokens(value: Iterable<string>) {
     this.#update({ requestedScopeTokens: value });
   }
+  /** When to send a nonce: `Automatic` (with the `openid` scope), `Enabled` or `Disabled`. */
   get nonceMode(): NonceMode {
     return this.#context.nonceMode;
   }
   set nonceMode(value: NonceMode) {
     this.#update({ nonceMode: value });
   }
+  /** The nonce sent with the authorization request; `grant()` generates one when one is needed and this is empty. */
   get nonce(): string {
     return this.#context.nonce;
   }
   set nonce(value: string) {
     this.#update({ nonce: value });
   }
+  /** Refresh by itself when `accessTokenAboutToExpire` fires and a refresh token is at hand. */
   get autoRefresh(): boolean {
     return this.#context.autoRefresh;
   }
@@ -311,36 +335,46 @@ export class OAuth2DeviceAuthorizationFlow {
   set token(value: string) {
     this.#update({ token: value });
   }
+  /**
+   * The refresh token; kept when a token response omits it.
+   *
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
   get refreshToken(): string {
     return this.#context.refreshToken;
   }
   set refreshToken(value: string) {
     this.#update({ refreshToken: value });
   }
+  /** The `fetch` used for every request; `undefined` for the global one. */
   get fetch(): FetchFunction | undefined {
     return this.#transport.fetch;
   }
   set fetch(value: FetchFunction | undefined) {
     this.#transport.fetch = value;
   }
+  /** Changes each request before it is sent (Qt's `networkRequestModifier`). */
   get networkRequestModifier(): RequestModifier | null {
     return this.#transport.requestModifier ?? null;
   }
   set networkRequestModifier(value: RequestModifier | null) {
     this.#transport.requestModifier = value ?? undefined;
   }
+  /** Changes the form parameters of each request (Qt's `modifyParametersFunction`). */
   get modifyParametersFunction(): ParameterModifier | null {
     return this.#transport.parameterModifier ?? null;
   }
   set modifyParametersFunction(value: ParameterModifier | null) {
     this.#transport.parameterModifier = value ?? undefined;
   }
+  /** Milliseconds a request may take, body included. */
   get requestTimeout(): number {
     return this.#transport.requestTimeout;
   }
   set requestTimeout(value: number) {
     this.#transport.requestTimeout = requirePositiveNumber(value, 'requestTimeout');
   }
+  /** The largest response body accepted, in bytes. */
   get maxResponseBytes(): number {
     return this.#transport.maxResponseBytes;
   }

@@ -182,47 +182,92 @@ describe('refresh through the class', () => {
   });
 });
 
+describe('inspection', () => {
+  it('passes the inspect option to the actor, for the Stately inspector or a log', () => {
+    const seen: string[] = [];
+    const flow = new OAuth2DeviceAuthorizationFlow({ tokenUrl: server.url('/token'), inspect: (event) => seen.push(event.type) });
+    flow.grant();
+    expect(seen).toEqual(expect.arrayContaining(['@xstate.actor', '@xstate.event', '@xstate.snapshot']));
+    expect(flow.actor.getSnapshot().matches({ failed: 'authorization' })).toBe(true);
+    flow.dispose();
+  });
+});
+
 describe('dispose()', () => {
-  it('silences the flow and leaves nothing that keeps the process alive', async () => {
+  it('silences the flow for good', async () => {
     server.handle('/token', () => 'handled');
-    const before = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const { flow, clock, recorder } = await polling({ clock: undefined });
-    void clock;
-    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length).toBeGreaterThan(before);
+    const { flow, clock, recorder } = await polling();
+    clock.increment(5_000);
+    await server.nextRequest('/token');
     recorder.drain();
     flow.dispose();
     flow.dispose();
+    clock.increment(3_600_000);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(recorder.drain()).toEqual([]);
-    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length).toBe(before);
     expect(() => flow.grant()).toThrow(/disposed/);
     expect(flow.userCode).toBe('WDJB-MJHT');
   });
 
-  it('lets a granted flow end the process: its refresh timer does not hold it open', async () => {
-    // The child grants against its own server, closes it, and must then exit although the token lives an hour.
-    const script = `
-      import { createServer } from 'node:http';
-      import { OAuth2DeviceAuthorizationFlow } from './dist/src/index.js';
-      const server = createServer((req, res) => {
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify(req.url === '/device'
-          ? { device_code: 'd', user_code: 'U', verification_uri: 'https://example.com', expires_in: 60, interval: 1 }
-          : { access_token: 'at', refresh_token: 'rt', expires_in: 3600 }));
-      }).listen(0, '127.0.0.1', () => {
-        const base = 'http://127.0.0.1:' + server.address().port;
-        const flow = new OAuth2DeviceAuthorizationFlow({ authorizationUrl: base + '/device', tokenUrl: base + '/token', autoRefresh: true });
-        flow.on('granted', () => { console.log('granted', flow.status); server.close(); server.closeAllConnections(); });
-        flow.grant();
-      });`;
+  // Each child runs a flow against its own server, disposes it at the given moment and closes the server: with no
+  // timer, socket or listener left behind, Node exits on its own, long before the 60 s poll interval.
+  it.each([
+    ['while waiting for the next poll', 'authorizeWithUserCode', false],
+    ['while a poll is in flight', 'pollRequested', true],
+  ])('leaves nothing that keeps the process alive when called %s', async (_when, moment, hangPolls) => {
+    const script = childFlowScript({ interval: hangPolls ? 1 : 60, hangPolls, disposeOn: moment });
     const started = Date.now();
-    const { stdout, code } = await runNode(script, 10_000);
-    expect(stdout.trim()).toBe('granted Granted');
+    const { stdout, code } = await runNode(script, 15_000);
+    expect(stdout.trim()).toBe('disposed');
     expect(code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('lets a granted flow end the process: its refresh timer does not hold it open', async () => {
+    const script = childFlowScript({ interval: 1, hangPolls: false, disposeOn: null });
+    const started = Date.now();
+    const { stdout, code } = await runNode(script, 15_000);
+    expect(stdout.trim()).toBe('granted Granted');
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
 });
+
+/**
+ * A script that serves a device flow (tokens after one poll, or polls that never answer), runs the built package
+ * against it, and either disposes the flow at a moment or lets it reach `granted` (with an hour-long token and
+ * autoRefresh on). It closes its server when done, so only the flow (a timer, or a request it did not abort) could
+ * keep Node running.
+ */
+function childFlowScript({ interval, hangPolls, disposeOn }: { interval: number; hangPolls: boolean; disposeOn: string | null }): string {
+  return `
+    import { createServer } from 'node:http';
+    import { OAuth2DeviceAuthorizationFlow } from './dist/src/index.js';
+    let flow;
+    const server = createServer((req, res) => {
+      if (req.url === '/token') {
+        if (${disposeOn === 'pollRequested'}) setTimeout(() => finish('disposed'), 50);
+        if (${hangPolls}) return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(req.url === '/device'
+        ? { device_code: 'd', user_code: 'U', verification_uri: 'https://example.com', expires_in: 600, interval: ${interval} }
+        : { access_token: 'at', refresh_token: 'rt', expires_in: 3600 }));
+    });
+    function finish(message) {
+      if (message === 'disposed') flow.dispose();
+      console.log(message);
+      // Idle connections close now; one with a request in flight closes only when the client aborts it.
+      server.close();
+    }
+    server.listen(0, '127.0.0.1', () => {
+      const base = 'http://127.0.0.1:' + server.address().port;
+      flow = new OAuth2DeviceAuthorizationFlow({ authorizationUrl: base + '/device', tokenUrl: base + '/token', autoRefresh: true });
+      flow.on('granted', () => finish('granted ' + flow.status));
+      if (${JSON.stringify(disposeOn)} === 'authorizeWithUserCode') flow.on('authorizeWithUserCode', () => setTimeout(() => finish('disposed'), 0));
+      flow.grant();
+    });`;
+}
 
 /** Runs an ES module script with Node in the package directory; kills it after `timeout` ms. */
 function runNode(script: string, timeout: number): Promise<{ stdout: string; code: number | null }> {
