@@ -27,6 +27,7 @@ import { readClock } from './clock.js';
 import { createNonce } from './nonce.js';
 import { delayUntil, MAX_TIMER_DELAY_MS, refreshSignalAt, slowedDownInterval } from './timing.js';
 import type {
+  ClientRequest,
   DeviceAuthorizationRequest,
   DeviceFlowContext,
   DeviceFlowEmitted,
@@ -57,6 +58,11 @@ function refused(message: string): () => FailureReport {
 
 function expired(): FailureReport {
   return { error: new DeviceFlowError('ExpiredError', 'The user code expired before the user completed the authorization') };
+}
+
+/** The part of every actor's input that names the endpoint and the client. */
+function clientRequest(context: DeviceFlowContext, url: string | null): ClientRequest {
+  return { url: url ?? '', clientIdentifier: context.clientIdentifier, clientAuthentication: context.clientAuthentication };
 }
 
 /** Whether the device authorization request carries a nonce (Qt §2.3). */
@@ -312,9 +318,7 @@ export const deviceAuthorizationChart = flow.createMachine({
         id: 'requestDeviceAuthorization',
         src: 'requestDeviceAuthorization',
         input: ({ context }) => ({
-          url: context.authorizationUrl ?? '',
-          clientIdentifier: context.clientIdentifier,
-          clientAuthentication: context.clientAuthentication,
+          ...clientRequest(context, context.authorizationUrl),
           scope: context.requestedScopeTokens,
           nonce: nonceIsSent(context) ? context.nonce : null,
         }),
@@ -390,9 +394,7 @@ export const deviceAuthorizationChart = flow.createMachine({
                 id: 'pollToken',
                 src: 'pollToken',
                 input: ({ context }) => ({
-                  url: context.tokenUrl ?? '',
-                  clientIdentifier: context.clientIdentifier,
-                  clientAuthentication: context.clientAuthentication,
+                  ...clientRequest(context, context.tokenUrl),
                   deviceCode: context.deviceCode,
                   requestedScopeTokens: context.requestedScopeTokens,
                 }),
@@ -485,9 +487,7 @@ export const deviceAuthorizationChart = flow.createMachine({
         id: 'refreshTokens',
         src: 'refreshTokens',
         input: ({ context }) => ({
-          url: context.tokenUrl ?? '',
-          clientIdentifier: context.clientIdentifier,
-          clientAuthentication: context.clientAuthentication,
+          ...clientRequest(context, context.tokenUrl),
           refreshToken: context.refreshToken,
           requestedScopeTokens: context.requestedScopeTokens,
         }),

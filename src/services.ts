@@ -5,13 +5,12 @@
  */
 
 import { fromPromise } from 'xstate';
-import type { DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
+import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
 import { DeviceFlowError, isDeviceFlowError } from './errors.js';
 import { type FetchFunction, postForm } from './http/postForm.js';
 import { type DeviceAuthorization, parseDeviceAuthorizationResponse } from './protocol/deviceAuthorizationResponse.js';
 import {
   authenticateClient,
-  type ClientAuthenticationMethod,
   deviceAuthorizationParameters,
   deviceCodeGrantParameters,
   refreshGrantParameters,
@@ -58,11 +57,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Default of {@link TransportOptions.maxResponseBytes}. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
-interface Exchange {
-  url: string;
+interface Exchange extends ClientRequest {
   stage: Stage;
-  clientIdentifier: string;
-  clientAuthentication: ClientAuthenticationMethod;
   parameters: URLSearchParams;
   /** Secrets of this request besides the client secret, removed from any error the server's answer causes. */
   secrets: string[];
@@ -110,14 +106,7 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
     /** @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) */
     requestDeviceAuthorization: fromPromise<DeviceAuthorization, DeviceAuthorizationRequest>(({ input, signal }) =>
       exchange(
-        {
-          url: input.url,
-          stage: 'RequestingAuthorization',
-          clientIdentifier: input.clientIdentifier,
-          clientAuthentication: input.clientAuthentication,
-          parameters: deviceAuthorizationParameters(input),
-          secrets: [],
-        },
+        { ...input, stage: 'RequestingAuthorization', parameters: deviceAuthorizationParameters(input), secrets: [] },
         signal,
         parseDeviceAuthorizationResponse,
       ),
@@ -125,14 +114,7 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
     /** @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4) */
     pollToken: fromPromise<PollOutcome, DeviceTokenRequest>(({ input, signal }) =>
       exchange(
-        {
-          url: input.url,
-          stage: 'RequestingAccessToken',
-          clientIdentifier: input.clientIdentifier,
-          clientAuthentication: input.clientAuthentication,
-          parameters: deviceCodeGrantParameters(input),
-          secrets: [input.deviceCode],
-        },
+        { ...input, stage: 'RequestingAccessToken', parameters: deviceCodeGrantParameters(input), secrets: [input.deviceCode] },
         signal,
         (members, status) => parsePollResponse(members, input, status),
       ),
@@ -140,14 +122,7 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
     /** @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6) */
     refreshTokens: fromPromise<TokenResponse, RefreshTokenRequest>(({ input, signal }) =>
       exchange(
-        {
-          url: input.url,
-          stage: 'RefreshingAccessToken',
-          clientIdentifier: input.clientIdentifier,
-          clientAuthentication: input.clientAuthentication,
-          parameters: refreshGrantParameters(input),
-          secrets: [input.refreshToken],
-        },
+        { ...input, stage: 'RefreshingAccessToken', parameters: refreshGrantParameters(input), secrets: [input.refreshToken] },
         signal,
         (members, status) => parseRefreshResponse(members, input, status),
       ),
