@@ -6,6 +6,7 @@
  */
 
 import type { DeviceFlowError } from '../src/errors.js';
+import { redactSecrets } from '../src/redact.js';
 import { sameValue } from './sameValue.js';
 import type { DeviceFlowContext, DeviceFlowEmitted, FlowProperties, FlowStatus } from './types.js';
 
@@ -39,9 +40,12 @@ export interface FailureReport {
 
 /**
  * Reports a failure in Qt's order: `serverReportedErrorOccurred` when the server sent an OAuth error, the status
- * change if any, then `requestFailed`. The error is kept as `lastError`.
+ * change if any, then `requestFailed`. The error is kept as `lastError`, with any token or device code redacted.
  */
-export function reportFailure(enqueue: Enqueue, context: DeviceFlowContext, { error, status }: FailureReport): DeviceFlowContext {
+export function reportFailure(enqueue: Enqueue, context: DeviceFlowContext, report: FailureReport): DeviceFlowContext {
+  // The services redact what they know; the tokens and the device code are known here.
+  const error = redactSecrets(report.error, [context.token, context.refreshToken, context.idToken, context.deviceCode]);
+  const { status } = report;
   if (error.error !== undefined) {
     enqueue.emit({ type: 'serverReportedErrorOccurred', error: error.error, errorDescription: error.errorDescription ?? '', uri: error.errorUri ?? null });
   }

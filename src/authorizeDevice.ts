@@ -72,8 +72,7 @@ export function authorizeDevice(options: DeviceFlowOptions, hooks: AuthorizeDevi
       settled = true;
       signal?.removeEventListener('abort', abort);
       settle();
-      // Signals fire while the actor handles an event; stop it once that is over.
-      queueMicrotask(() => flow.dispose());
+      flow.dispose();
     };
     const abort = () => finish(() => reject(signal?.reason));
     signal?.addEventListener('abort', abort, { once: true });

@@ -9,7 +9,7 @@ import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization
 import type { DeviceFlowEmitted, FlowProperties, FlowSettings, FlowStatus, NonceMode } from '../machines/types.js';
 import { DeviceFlowError } from './errors.js';
 import type { FetchFunction } from './http/postForm.js';
-import { backgroundAwareClock, type Clock } from './keepAlive.js';
+import { backgroundAwareClock, type Clock, steppingClock } from './clocks.js';
 import { createDeviceAuthorizationMachine } from './machine.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from './services.js';
@@ -110,6 +110,13 @@ export class OAuth2DeviceAuthorizationFlow {
   readonly #signals = new SignalEmitter<DeviceFlowSignals>();
   readonly #actor: Actor<DeviceAuthorizationMachine>;
   readonly #transport: Required<Pick<TransportOptions, 'requestTimeout' | 'maxResponseBytes'>> & TransportOptions;
+  /** The properties as announced so far: inside a listener they read as they did when that signal was emitted. */
+  readonly #view: FlowProperties;
+  /** Emitted events waiting to reach the listeners; they are delivered once the actor has finished its step. */
+  readonly #undelivered: DeviceFlowEmitted[] = [];
+  #steps = 0;
+  #delivering = false;
+  #deliveryScheduled = false;
   #disposed = false;
 
   constructor(options: DeviceFlowOptions = {}) {
@@ -122,12 +129,15 @@ export class OAuth2DeviceAuthorizationFlow {
       maxResponseBytes: requirePositiveNumber(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes'),
     };
     const machine = createDeviceAuthorizationMachine(() => this.#transport);
+    const clock = options.clock ?? backgroundAwareClock(() => this.#actor.getSnapshot().hasTag('Granted'));
     this.#actor = createActor(machine, {
       input: normalizeSettings(options),
-      clock: options.clock ?? backgroundAwareClock(() => this.#actor.getSnapshot().hasTag('Granted')),
+      // Each timer fires a step of its own, after which its signals are delivered.
+      clock: steppingClock(clock, (fire) => this.#step(fire)),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     });
-    this.#actor.on('*', (event) => this.#forward(event));
+    this.#view = { ...this.#actor.getSnapshot().context };
+    this.#actor.on('*', (event) => this.#enqueue(event));
     this.#actor.start();
   }
 
@@ -173,13 +183,15 @@ export class OAuth2DeviceAuthorizationFlow {
    *   (no device code or token URL) or `ExpiredError` (the code expired, or would before the first poll).
    */
   startTokenPolling(): boolean {
-    this.#send({ type: 'START_POLLING' });
-    return this.polling;
+    return this.#step(() => {
+      this.#send({ type: 'START_POLLING' });
+      return this.#actor.getSnapshot().context.polling;
+    });
   }
 
   /** Stops polling, aborting a poll in flight silently; the user code stays, so polling can resume. */
   stopTokenPolling(): void {
-    if (!this.#disposed) this.#actor.send({ type: 'STOP_POLLING' });
+    if (!this.#disposed) this.#step(() => this.#actor.send({ type: 'STOP_POLLING' }));
   }
 
   /**
@@ -190,6 +202,7 @@ export class OAuth2DeviceAuthorizationFlow {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#signals.clear();
+    this.#undelivered.length = 0;
     this.#actor.stop();
   }
 
@@ -197,47 +210,47 @@ export class OAuth2DeviceAuthorizationFlow {
 
   /** Where the flow stands. */
   get status(): FlowStatus {
-    return this.#context.status;
+    return this.#view.status;
   }
   /** Whether the flow is polling the token endpoint. */
   get polling(): boolean {
-    return this.#context.polling;
+    return this.#view.polling;
   }
   /** The user code to show; empty when none is out. */
   get userCode(): string {
-    return this.#context.userCode;
+    return this.#view.userCode;
   }
   /** Where the user enters the code. */
   get verificationUrl(): URL | null {
-    return present('verificationUrl', this.#context.verificationUrl) as URL | null;
+    return present('verificationUrl', this.#view.verificationUrl) as URL | null;
   }
   /** The verification URL with the code in it (for a QR code); `null` when the server sent none. */
   get completeVerificationUrl(): URL | null {
-    return present('completeVerificationUrl', this.#context.completeVerificationUrl) as URL | null;
+    return present('completeVerificationUrl', this.#view.completeVerificationUrl) as URL | null;
   }
   /** When the user code expires. */
   get userCodeExpirationAt(): Date | null {
-    return present('userCodeExpirationAt', this.#context.userCodeExpirationAt) as Date | null;
+    return present('userCodeExpirationAt', this.#view.userCodeExpirationAt) as Date | null;
   }
   /** When the next poll goes out; `null` while not polling. For countdowns. */
   get nextPollAt(): Date | null {
-    return present('nextPollAt', this.#context.nextPollAt) as Date | null;
+    return present('nextPollAt', this.#view.nextPollAt) as Date | null;
   }
   /** The ID token, when the `openid` scope was granted. Not validated. */
   get idToken(): string {
-    return this.#context.idToken;
+    return this.#view.idToken;
   }
   /** When the access token expires; `null` when the server did not say. */
   get expirationAt(): Date | null {
-    return present('expirationAt', this.#context.expirationAt) as Date | null;
+    return present('expirationAt', this.#view.expirationAt) as Date | null;
   }
   /** The granted scope tokens. */
   get grantedScopeTokens(): readonly string[] {
-    return present('grantedScopeTokens', this.#context.grantedScopeTokens) as readonly string[];
+    return present('grantedScopeTokens', this.#view.grantedScopeTokens) as readonly string[];
   }
   /** Non-standard members of the server's responses, e.g. Microsoft's `message`. */
   get extraTokens(): Readonly<Record<string, unknown>> {
-    return present('extraTokens', this.#context.extraTokens) as Readonly<Record<string, unknown>>;
+    return present('extraTokens', this.#view.extraTokens) as Readonly<Record<string, unknown>>;
   }
 
   // ── Writable properties ────────────────────────────────────────────────────────────────────────────────────────
@@ -248,7 +261,7 @@ export class OAuth2DeviceAuthorizationFlow {
    * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
    */
   get authorizationUrl(): URL | null {
-    return present('authorizationUrl', this.#context.authorizationUrl) as URL | null;
+    return present('authorizationUrl', this.#view.authorizationUrl) as URL | null;
   }
   set authorizationUrl(value: string | URL | null) {
     this.#update({ authorizationUrl: value });
@@ -259,14 +272,14 @@ export class OAuth2DeviceAuthorizationFlow {
    * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)
    */
   get tokenUrl(): URL | null {
-    return present('tokenUrl', this.#context.tokenUrl) as URL | null;
+    return present('tokenUrl', this.#view.tokenUrl) as URL | null;
   }
   set tokenUrl(value: string | URL | null) {
     this.#update({ tokenUrl: value });
   }
   /** The `client_id`. */
   get clientIdentifier(): string {
-    return this.#context.clientIdentifier;
+    return this.#view.clientIdentifier;
   }
   set clientIdentifier(value: string) {
     this.#update({ clientIdentifier: value });
@@ -284,7 +297,7 @@ export class OAuth2DeviceAuthorizationFlow {
    * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
    */
   get clientAuthentication(): ClientAuthenticationMethod {
-    return this.#context.clientAuthentication;
+    return this.#view.clientAuthentication;
   }
   set clientAuthentication(value: ClientAuthenticationMethod) {
     this.#update({ clientAuthentication: value });
@@ -295,42 +308,42 @@ export class OAuth2DeviceAuthorizationFlow {
    * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
    */
   get requestedScopeTokens(): readonly string[] {
-    return present('requestedScopeTokens', this.#context.requestedScopeTokens) as readonly string[];
+    return present('requestedScopeTokens', this.#view.requestedScopeTokens) as readonly string[];
   }
   set requestedScopeTokens(value: Iterable<string>) {
     this.#update({ requestedScopeTokens: value });
   }
   /** When to send a nonce: `Automatic` (with the `openid` scope), `Enabled` or `Disabled`. */
   get nonceMode(): NonceMode {
-    return this.#context.nonceMode;
+    return this.#view.nonceMode;
   }
   set nonceMode(value: NonceMode) {
     this.#update({ nonceMode: value });
   }
   /** The nonce sent with the authorization request; `grant()` generates one when one is needed and this is empty. */
   get nonce(): string {
-    return this.#context.nonce;
+    return this.#view.nonce;
   }
   set nonce(value: string) {
     this.#update({ nonce: value });
   }
   /** Refresh by itself when `accessTokenAboutToExpire` fires and a refresh token is at hand. */
   get autoRefresh(): boolean {
-    return this.#context.autoRefresh;
+    return this.#view.autoRefresh;
   }
   set autoRefresh(value: boolean) {
     this.#update({ autoRefresh: value });
   }
   /** Seconds before expiry at which `accessTokenAboutToExpire` fires; 0 lets the flow choose (Qt §6.3). */
   get refreshLeadTime(): number {
-    return this.#context.refreshLeadTime;
+    return this.#view.refreshLeadTime;
   }
   set refreshLeadTime(value: number) {
     this.#update({ refreshLeadTime: value });
   }
   /** The access token. */
   get token(): string {
-    return this.#context.token;
+    return this.#view.token;
   }
   set token(value: string) {
     this.#update({ token: value });
@@ -341,7 +354,7 @@ export class OAuth2DeviceAuthorizationFlow {
    * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
    */
   get refreshToken(): string {
-    return this.#context.refreshToken;
+    return this.#view.refreshToken;
   }
   set refreshToken(value: string) {
     this.#update({ refreshToken: value });
@@ -389,18 +402,51 @@ export class OAuth2DeviceAuthorizationFlow {
     return this.#actor;
   }
 
-  get #context() {
-    return this.#actor.getSnapshot().context;
-  }
-
   #send(event: { type: 'GRANT' | 'REFRESH' | 'START_POLLING' }): void {
     if (this.#disposed) throw new DeviceFlowError('ClientError', 'The flow was disposed');
-    this.#actor.send(event);
+    this.#step(() => this.#actor.send(event));
   }
 
   #update(input: FlowSettingsInput): void {
     const settings: Partial<FlowSettings> = normalizeSettings(input);
-    if (!this.#disposed) this.#actor.send({ type: 'UPDATE', settings });
+    if (!this.#disposed) this.#step(() => this.#actor.send({ type: 'UPDATE', settings }));
+  }
+
+  /**
+   * Runs `work`, which makes the actor take a step, then delivers the signals of that step. Listeners thus run while
+   * the actor is idle: a call they make (`startTokenPolling()` from `requestFailed`) is handled at once, and its
+   * signals follow the ones already waiting, in order.
+   */
+  #step<T>(work: () => T): T {
+    this.#steps++;
+    try {
+      return work();
+    } finally {
+      this.#steps--;
+      if (this.#steps === 0) this.#deliver();
+    }
+  }
+
+  #enqueue(event: DeviceFlowEmitted): void {
+    this.#undelivered.push(event);
+    // A step no method started (a response arrived): deliver once the actor is done with it.
+    if (this.#steps === 0 && !this.#deliveryScheduled) {
+      this.#deliveryScheduled = true;
+      queueMicrotask(() => {
+        this.#deliveryScheduled = false;
+        this.#deliver();
+      });
+    }
+  }
+
+  #deliver(): void {
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      for (let event = this.#undelivered.shift(); event !== undefined; event = this.#undelivered.shift()) this.#forward(event);
+    } finally {
+      this.#delivering = false;
+    }
   }
 
   #forward(event: DeviceFlowEmitted): void {
@@ -417,6 +463,7 @@ export class OAuth2DeviceAuthorizationFlow {
         return signals.emit(event.type);
       default: {
         const name = event.type.slice(0, -'Changed'.length) as keyof FlowProperties;
+        (this.#view as unknown as Record<string, unknown>)[name] = event.value;
         (signals.emit as (name: string, value: unknown) => void)(event.type, present(name, event.value));
       }
     }

@@ -48,4 +48,4 @@ export { parseResponseBody } from './protocol/responseBody.js';
 export type { ResponseMembers } from './protocol/responseBody.js';
 export type { ClientAuthenticationMethod, Stage } from './protocol/requests.js';
 export type { FlowSettingsInput } from './settings.js';
-export type { Clock } from './keepAlive.js';
+export type { Clock } from './clocks.js';

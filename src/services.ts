@@ -18,7 +18,7 @@ import {
 } from './protocol/requests.js';
 import { parseResponseBody, type ResponseMembers } from './protocol/responseBody.js';
 import { type PollOutcome, parsePollResponse, parseRefreshResponse, type TokenResponse } from './protocol/tokenResponse.js';
-import { redactSecrets } from './redact.js';
+import { redactErrorMembers, redactSecrets } from './redact.js';
 
 /** A request about to be sent, as the request modifier sees it: change the URL or the headers in place. */
 export interface ModifiableRequest {
@@ -79,10 +79,12 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
   async function exchange<T>(request: Exchange, signal: AbortSignal, parse: (members: ResponseMembers, status: number) => T): Promise<T> {
     const settings = current();
     const clientSecret = settings.clientSecret ?? '';
-    const secrets = [clientSecret, ...request.secrets].filter((secret) => secret.length > 0);
+    const headers = new Headers({ accept: 'application/json' });
+    authenticateClient(request.clientAuthentication, { clientIdentifier: request.clientIdentifier, clientSecret }, request.parameters, headers);
+    // The Basic credentials too: a server may echo the Authorization header.
+    const basicCredentials = headers.get('authorization')?.replace(/^Basic /, '') ?? '';
+    const secrets = [clientSecret, basicCredentials, ...request.secrets].filter((secret) => secret.length > 0);
     try {
-      const headers = new Headers({ accept: 'application/json' });
-      authenticateClient(request.clientAuthentication, { clientIdentifier: request.clientIdentifier, clientSecret }, request.parameters, headers);
       await settings.parameterModifier?.(request.stage, request.parameters);
       const modifiable: ModifiableRequest = { url: new URL(request.url), headers };
       await settings.requestModifier?.(modifiable, request.stage);
@@ -95,7 +97,8 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
           maxResponseBytes: settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
         },
       );
-      return parse(parseResponseBody(response.body, response.headers.get('content-type'), response.status), response.status);
+      const members = parseResponseBody(response.body, response.headers.get('content-type'), response.status);
+      return parse(redactErrorMembers(members, secrets), response.status);
     } catch (error) {
       if (signal.aborted) throw error;
       throw redactSecrets(isDeviceFlowError(error) ? error : unexpected(error), secrets);

@@ -25,12 +25,9 @@ describe('authorizeDevice', () => {
     const { clock, options: flowOptions } = options();
     const prompts: UserCodePrompt[] = [];
     const result = authorizeDevice(flowOptions, {
-      onUserCode: (prompt) => {
-        prompts.push(prompt);
-        // Time passes after the signal: the poll timer is set once the transition that emits it is complete.
-        setTimeout(() => clock.increment(5_000), 0);
-        void server.nextRequest('/token').then(() => setTimeout(() => clock.increment(5_000), 20));
-      },
+      onUserCode: (prompt) => prompts.push(prompt),
+      // Each time a poll is scheduled, let the simulated time reach it.
+      onFlow: (flow) => flow.on('nextPollAtChanged', (at) => at && clock.set(at.getTime())),
     });
     await expect(result).resolves.toEqual({
       accessToken: 'access-token-1',
@@ -54,7 +51,7 @@ describe('authorizeDevice', () => {
   it('rejects with the DeviceFlowError of the failure', async () => {
     server.queue('/token', { status: 400, json: { error: 'access_denied' } });
     const { clock, options: flowOptions } = options();
-    const error = await rejectionOf(authorizeDevice(flowOptions, { onUserCode: () => setTimeout(() => clock.increment(5_000), 0) }));
+    const error = await rejectionOf(authorizeDevice(flowOptions, { onFlow: (flow) => flow.on('nextPollAtChanged', (at) => at && clock.set(at.getTime())) }));
     expect(error).toMatchObject({ code: 'ServerError', error: 'access_denied' });
   });
 
@@ -83,7 +80,10 @@ describe('authorizeDevice', () => {
     });
     const { clock, options: flowOptions } = options();
     const controller = new AbortController();
-    const result = authorizeDevice(flowOptions, { signal: controller.signal, onUserCode: () => setTimeout(() => clock.increment(5_000), 0) });
+    const result = authorizeDevice(flowOptions, {
+      signal: controller.signal,
+      onFlow: (flow) => flow.on('nextPollAtChanged', (at) => at && clock.set(at.getTime())),
+    });
     await server.nextRequest('/token');
     controller.abort();
     await expect(result).rejects.toMatchObject({ name: 'AbortError' });

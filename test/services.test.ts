@@ -104,13 +104,12 @@ describe('client authentication', () => {
 
   it('sends Basic credentials to every endpoint with client_secret_basic', async () => {
     const actors = createDeviceFlowActors({ clientSecret: 's' });
-    const actor = createActor(actors.requestDeviceAuthorization, {
-      input: { url: server.url('/device'), clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_basic', scope: [], nonce: null },
-    }).start();
-    await toPromise(actor);
-    const [request] = server.requests;
-    expect(request!.headers.authorization).toBe(`Basic ${btoa('tv-app:s')}`);
-    expect(request!.params.has('client_secret')).toBe(false);
+    const client = { clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_basic' } as const;
+    await toPromise(createActor(actors.requestDeviceAuthorization, { input: { ...client, url: server.url('/device'), scope: [], nonce: null } }).start());
+    await toPromise(createActor(actors.pollToken, { input: { ...client, url: server.url('/token'), deviceCode: 'd', requestedScopeTokens: [] } }).start());
+    await toPromise(createActor(actors.refreshTokens, { input: { ...client, url: server.url('/token'), refreshToken: 'r', requestedScopeTokens: [] } }).start());
+    expect(server.requests.map((request) => request.headers.authorization)).toEqual(Array(3).fill(`Basic ${btoa('tv-app:s')}`));
+    expect(server.requests.map((request) => request.params.has('client_secret') || request.params.has('client_id'))).toEqual([false, false, false]);
   });
 
   it('reads the secret afresh for every request', async () => {
@@ -162,6 +161,12 @@ describe('modifiers', () => {
     ]);
   });
 
+  it('lets the request modifier send the request elsewhere', async () => {
+    server.handle('/token-v2', { json: { error: 'authorization_pending' } });
+    await poll({ requestModifier: (request) => void (request.url.pathname = '/token-v2') });
+    expect(server.requests.map((request) => request.path)).toEqual(['/token-v2']);
+  });
+
   it('fails with ClientError, sending nothing, when a modifier throws', async () => {
     const error = await rejectionOf(poll({ requestModifier: () => Promise.reject(new Error('no signing key')) }));
     expect(error).toMatchObject({ code: 'ClientError' });
@@ -171,6 +176,51 @@ describe('modifiers', () => {
 });
 
 describe('secrets in errors', () => {
+  const leaks = (error: Error & { errorDescription?: string; errorUri?: string }, secrets: string[]) => {
+    const everything = `${error.message} ${JSON.stringify(error)} ${error.errorDescription} ${error.errorUri} ${String(error.cause)}`;
+    return secrets.filter((secret) => everything.includes(secret));
+  };
+
+  it('redacts secrets with quotes and backslashes', async () => {
+    const secret = 'q"S3cr3t\\x-client';
+    server.queue('/device', { status: 401, json: { error: 'invalid_client', error_description: `wrong secret ${secret}` } });
+    const error = await rejectionOf(authorize({ clientSecret: secret }));
+    expect(leaks(error, [secret])).toEqual([]);
+    expect(error.errorDescription).toBe('wrong secret [redacted]');
+  });
+
+  it('redacts a secret that a long description would cut in two in the message', async () => {
+    const description = `${'x'.repeat(290)} dc-secret-1 and more`;
+    server.queue('/token', { status: 400, json: { error: 'invalid_grant', error_description: description } });
+    const error = await rejectionOf(poll());
+    expect(leaks(error, ['dc-secret-1', 'dc-secre'])).toEqual([]);
+  });
+
+  it('redacts echoed Basic credentials', async () => {
+    const credentials = btoa('tv-app:basic-secret-1');
+    server.queue('/token', { status: 401, json: { error: 'invalid_client', error_description: `bad Authorization: Basic ${credentials}` } });
+    const actors = createDeviceFlowActors({ clientSecret: 'basic-secret-1' });
+    const actor = createActor(actors.pollToken, {
+      input: { url: server.url('/token'), clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_basic', deviceCode: 'dc-secret-1', requestedScopeTokens: [] },
+    }).start();
+    const error = await rejectionOf(toPromise(actor));
+    expect(server.requestsTo('/token').at(-1)!.headers.authorization).toBe(`Basic ${credentials}`);
+    expect(leaks(error, [credentials, 'basic-secret-1'])).toEqual([]);
+  });
+
+  it('redacts secrets from the exceptions of modifiers and custom fetch functions, dropping a leaking cause', async () => {
+    const modifierError = await rejectionOf(
+      poll({ clientSecret: 'client-secret-1', requestModifier: () => Promise.reject(new Error('cannot sign with client-secret-1')) }),
+    );
+    const fetchError = await rejectionOf(
+      poll({ fetch: async (_input, init) => Promise.reject(new Error(`proxy refused body ${String(init.body)}`)) }),
+    );
+    expect(leaks(modifierError, ['client-secret-1'])).toEqual([]);
+    expect(leaks(fetchError, ['dc-secret-1'])).toEqual([]);
+    expect(fetchError.code).toBe('NetworkError');
+    expect(modifierError.cause).toBeUndefined();
+  });
+
   it('redacts the device code, refresh token and client secret that a server echoes back', async () => {
     server.queue('/token', { status: 400, json: { error: 'invalid_grant', error_description: 'bad device code dc-secret-1 for client-secret-1' } });
     const pollError = await rejectionOf(poll({ clientSecret: 'client-secret-1' }));

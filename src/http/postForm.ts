@@ -65,7 +65,7 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
       retry: false,
       signal: controller.signal,
     });
-    const body = await readCappedBody(response.body, options.maxResponseBytes);
+    const body = await readCappedBody(response.body, options.maxResponseBytes, response.status);
     return { status: response.status, headers: response.headers, body };
   } catch (error) {
     if (controller.signal.aborted) throw controller.signal.reason;

@@ -10,7 +10,7 @@ import { DeviceFlowError } from '../errors.js';
  * All bytes of `body`, or a `ServerError` as soon as it grows past `maxBytes`; the stream is then cancelled, which
  * closes the connection instead of draining it.
  */
-export async function readCappedBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+export async function readCappedBody(body: ReadableStream<Uint8Array> | null, maxBytes: number, status?: number): Promise<Uint8Array> {
   if (body === null) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
@@ -21,7 +21,7 @@ export async function readCappedBody(body: ReadableStream<Uint8Array> | null, ma
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw new DeviceFlowError('ServerError', `The server sent a response body larger than ${maxBytes} bytes`);
+      throw new DeviceFlowError('ServerError', `The server sent a response body larger than ${maxBytes} bytes`, status === undefined ? {} : { status });
     }
     chunks.push(value);
   }

@@ -72,7 +72,7 @@ const STANDARD_MEMBERS = new Set([
  */
 export function parseDeviceAuthorizationResponse(members: ResponseMembers, status?: number): DeviceAuthorization {
   const oauthError = readOAuthError(members, status);
-  if (oauthError !== null) throw serverReportedError(oauthError);
+  if (oauthError !== null) throw serverReportedError(oauthError, 'deviceAuthorization');
 
   const deviceCode = readNonEmptyString(members.device_code);
   const userCode = readNonEmptyString(members.user_code);

@@ -9,14 +9,14 @@ import { DeviceFlowError, type DeviceFlowErrorCode, type OAuthErrorFields } from
 const MAX_DESCRIPTION_IN_MESSAGE = 300;
 
 /**
- * The error to report for an OAuth error response: `expired_token` is an `ExpiredError`, every other `error` value
- * (`access_denied`, vendor codes such as `authorization_declined`) a `ServerError`. The `error`, `error_description`
- * and `error_uri` members travel on the error unchanged.
+ * The error to report for an OAuth error response: a `ServerError`, except `expired_token` from the token endpoint,
+ * which is an `ExpiredError` (at the device authorization endpoint nothing can have expired yet, Qt §3). The `error`,
+ * `error_description` and `error_uri` members travel on the error unchanged.
  *
  * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
  */
-export function serverReportedError(fields: OAuthErrorFields & { error: string }): DeviceFlowError {
-  const code: DeviceFlowErrorCode = fields.error === 'expired_token' ? 'ExpiredError' : 'ServerError';
+export function serverReportedError(fields: OAuthErrorFields & { error: string }, endpoint: 'deviceAuthorization' | 'token'): DeviceFlowError {
+  const code: DeviceFlowErrorCode = endpoint === 'token' && fields.error === 'expired_token' ? 'ExpiredError' : 'ServerError';
   return new DeviceFlowError(code, `The authorization server reported "${printable(fields.error)}"${describe(fields.errorDescription)}`, fields);
 }
 

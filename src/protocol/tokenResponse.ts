@@ -66,7 +66,7 @@ export function parsePollResponse(members: ResponseMembers, request: TokenReques
   if (oauthError === null) return { kind: 'granted', tokens: readTokens(members, request, { requireIdToken: true, status }) };
   if (oauthError.error === 'authorization_pending') return { kind: 'pending' };
   if (oauthError.error === 'slow_down') return { kind: 'slowDown', interval: readPollInterval(members.interval) };
-  throw serverReportedError(oauthError);
+  throw serverReportedError(oauthError, 'token');
 }
 
 /**
@@ -79,7 +79,7 @@ export function parsePollResponse(members: ResponseMembers, request: TokenReques
  */
 export function parseRefreshResponse(members: ResponseMembers, request: TokenRequestContext, status?: number): TokenResponse {
   const oauthError = readOAuthError(members, status);
-  if (oauthError !== null) throw serverReportedError(oauthError);
+  if (oauthError !== null) throw serverReportedError(oauthError, 'token');
   return readTokens(members, request, { requireIdToken: false, status });
 }
 

@@ -182,6 +182,53 @@ describe('refresh through the class', () => {
   });
 });
 
+describe('calls from listeners', () => {
+  it('are handled at once: startTokenPolling() in requestFailed resumes polling and returns true', async () => {
+    server.queue('/token', { status: 400, json: { error: 'access_denied' } });
+    const { flow, clock, recorder } = await polling();
+    const returned: boolean[] = [];
+    flow.on('requestFailed', () => returned.push(flow.startTokenPolling()));
+    clock.increment(5_000);
+    await nextSignal(flow, 'requestFailed');
+    expect(returned).toEqual([true]);
+    expect(flow.polling).toBe(true);
+    expect(recorder.of('pollingChanged').slice(-2)).toEqual([[false], [true]]);
+    flow.dispose();
+  });
+
+  it("see the properties as Qt's listeners do, changing signal by signal", async () => {
+    server.handle('/device', deviceAuthorizationReply());
+    const { flow } = createTestFlow(server);
+    const seen: string[] = [];
+    flow.on('userCodeChanged', () => seen.push(`userCode: status=${flow.status} polling=${flow.polling} code=${flow.userCode}`));
+    flow.on('statusChanged', () => seen.push(`status: status=${flow.status} polling=${flow.polling}`));
+    flow.on('authorizeWithUserCode', () => seen.push(`authorize: polling=${flow.polling}`));
+    flow.on('pollingChanged', () => seen.push(`polling: polling=${flow.polling}`));
+    flow.grant();
+    await nextSignal(flow, 'pollingChanged');
+    expect(seen).toEqual([
+      'userCode: status=NotAuthenticated polling=false code=WDJB-MJHT',
+      'status: status=TemporaryCredentialsReceived polling=false',
+      'authorize: polling=false',
+      'polling: polling=true',
+    ]);
+    flow.dispose();
+  });
+
+  it('deliver the signals they cause after the ones already waiting, in order', () => {
+    const flow = new OAuth2DeviceAuthorizationFlow({ tokenUrl: server.url('/token') });
+    const order: string[] = [];
+    flow.on('requestFailed', (error) => {
+      order.push(error.message);
+      if (order.length === 1) flow.refreshTokens();
+    });
+    flow.on('statusChanged', (status) => order.push(status));
+    flow.grant();
+    expect(order).toEqual(['No authorization URL set', 'No refresh token set']);
+    flow.dispose();
+  });
+});
+
 describe('inspection', () => {
   it('passes the inspect option to the actor, for the Stately inspector or a log', () => {
     const seen: string[] = [];

@@ -43,6 +43,7 @@ describe('postForm', () => {
     const error = await rejectionOf(send('/big', { maxResponseBytes: 1000 }));
     expect(error.code).toBe('ServerError');
     expect(error.message).toMatch(/larger than 1000 bytes/);
+    expect(error.status).toBe(200);
   });
 
   it("rejects with the signal's reason when aborted, even before sending", async () => {

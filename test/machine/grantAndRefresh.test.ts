@@ -49,6 +49,17 @@ describe('grant()', () => {
     expect(flow.context()).toMatchObject({ deviceCode: '', userCode: '', pollInterval: 5 });
   });
 
+  it('aborts a refresh in flight silently (Qt §2.1)', async () => {
+    const flow = await granted();
+    flow.actor.send({ type: 'REFRESH' });
+    const refresh = flow.refreshTokens.last;
+    flow.actor.send({ type: 'GRANT' });
+    expect(refresh.signal.aborted).toBe(true);
+    expect(flow.matches('authorizing')).toBe(true);
+    await fail(refresh, new Error('aborted'));
+    expect(flow.ofType('requestFailed')).toHaveLength(0);
+  });
+
   it('keeps tokens and the refresh token across a new grant (Qt §2.1)', async () => {
     const flow = await granted();
     flow.actor.send({ type: 'GRANT' });
@@ -149,6 +160,22 @@ describe('refresh (Qt §6)', () => {
     expect(flow.drain()).toEqual(['serverReportedErrorOccurred', 'statusChanged', 'requestFailed']);
     expect(flow.matches('granted')).toBe(true);
     expect(flow.context().status).toBe('Granted');
+  });
+
+  it('redacts the tokens it holds from a reported error', async () => {
+    const flow = await granted(sampleTokens({ accessToken: 'access-token-secret', refreshToken: 'refresh-token-secret', idToken: 'id-token-secret' }));
+    flow.actor.send({ type: 'REFRESH' });
+    await fail(
+      flow.refreshTokens.last,
+      new DeviceFlowError('ServerError', 'revoked: access-token-secret id-token-secret', {
+        error: 'invalid_grant',
+        errorDescription: 'refresh-token-secret was revoked',
+      }),
+    );
+    const [failure] = flow.ofType('requestFailed');
+    const reported = JSON.stringify({ error: failure!.error, message: failure!.error.message, last: flow.context().lastError });
+    expect(reported).not.toMatch(/access-token-secret|refresh-token-secret|id-token-secret/);
+    expect(flow.ofType('serverReportedErrorOccurred')[0]?.errorDescription).toBe('[redacted] was revoked');
   });
 
   it('ends NotAuthenticated when a refresh fails without an access token', async () => {

@@ -183,7 +183,7 @@ afterAll(() => vi.useRealTimers());
 
 const coveredTransitions = new Set<string>();
 const visitedStates = new Set<string>();
-const stateNodes = getStateNodes(machine.root);
+const stateNodes = [machine.root, ...getStateNodes(machine.root)];
 
 function visit(snapshot: AnyMachineSnapshot): void {
   for (const node of stateNodes) if (snapshot.matches(pathToStateValue(node.path) as never)) visitedStates.add(node.id);

@@ -171,6 +171,19 @@ describe('user code expiry', () => {
     expect(flow.context().polling).toBe(false);
   });
 
+  it('refuses to resume when the first poll would fall exactly on the expiry, accepts one just before', async () => {
+    const flow = await authorized({ interval: 5, expiresIn: 60 });
+    flow.actor.send({ type: 'STOP_POLLING' });
+    flow.clock.increment(54_999);
+    flow.actor.send({ type: 'START_POLLING' });
+    expect(flow.context().polling).toBe(true);
+    flow.actor.send({ type: 'STOP_POLLING' });
+    flow.clock.increment(1);
+    flow.actor.send({ type: 'START_POLLING' });
+    expect(flow.context().polling).toBe(false);
+    expect(flow.ofType('requestFailed')[0]?.error.code).toBe('ExpiredError');
+  });
+
   it('refuses to resume when the first poll would fall after the expiry', async () => {
     const flow = await authorized({ interval: 5, expiresIn: 60 });
     flow.actor.send({ type: 'STOP_POLLING' });

@@ -115,6 +115,10 @@ describe('parseDeviceAuthorizationResponse', () => {
     expect(error.message).toBe('The authorization server reported "invalid_client": client authentication failed');
   });
 
+  it('reports expired_token from this endpoint as a ServerError like any other error', () => {
+    expect(thrownBy(() => parseDeviceAuthorizationResponse({ error: 'expired_token' })).code).toBe('ServerError');
+  });
+
   it('refuses an error member that is not a non-empty string', () => {
     for (const bad of [42, '', null, { code: 'x' }]) {
       const error = thrownBy(() => parseDeviceAuthorizationResponse({ ...rfcExample, error: bad }));
