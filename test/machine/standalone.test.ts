@@ -1,0 +1,76 @@
+import { createActor, type InspectionEvent, SimulatedClock } from 'xstate';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
+import { createDeviceAuthorizationMachine, deviceAuthorizationMachine } from '../../src/machine.js';
+import { deferredFlowActors, sampleAuthorization } from '../helpers/deferredActors.js';
+import { deviceAuthorizationReply, tokenReply } from '../helpers/flowHarness.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
+
+let server: LoopbackServer;
+beforeAll(async () => {
+  server = await LoopbackServer.start();
+  server.handle('/device', deviceAuthorizationReply());
+  server.handle('/token', tokenReply());
+});
+afterAll(() => server.close());
+afterEach(() => vi.useRealTimers());
+
+describe('the machine without the class', () => {
+  it('runs a whole grant with createActor(machine, { input, inspect }) against a real server', async () => {
+    const inspected: string[] = [];
+    const clock = new SimulatedClock();
+    clock.set(Date.now());
+    const actor = createActor(deviceAuthorizationMachine, {
+      input: { authorizationUrl: server.url('/device'), tokenUrl: server.url('/token'), clientIdentifier: 'tv-app' },
+      inspect: (event: InspectionEvent) => inspected.push(event.type),
+      clock,
+    });
+    const granted = new Promise<void>((resolve) => actor.on('granted', () => resolve()));
+    const shown = new Promise<string>((resolve) => actor.on('authorizeWithUserCode', (event) => resolve(event.userCode)));
+    actor.start();
+    actor.send({ type: 'GRANT' });
+    expect(await shown).toBe('WDJB-MJHT');
+    clock.increment(5_000);
+    await granted;
+    expect(actor.getSnapshot().context).toMatchObject({ status: 'Granted', token: 'access-token-1' });
+    expect(actor.getSnapshot().hasTag('Granted')).toBe(true);
+    expect(inspected).toEqual(expect.arrayContaining(['@xstate.actor', '@xstate.event', '@xstate.snapshot', '@xstate.microstep']));
+    actor.stop();
+  });
+
+  it('sends the client secret given to createDeviceAuthorizationMachine', async () => {
+    const actor = createActor(createDeviceAuthorizationMachine({ clientSecret: 'machine-secret' }), {
+      input: { authorizationUrl: server.url('/device'), tokenUrl: server.url('/token'), clientIdentifier: 'tv-app' },
+    }).start();
+    const request = server.nextRequest('/device');
+    actor.send({ type: 'GRANT' });
+    expect((await request).params.get('client_secret')).toBe('machine-secret');
+    actor.stop();
+  });
+
+  it('is deterministic under fake timers too', async () => {
+    vi.useFakeTimers();
+    const doubles = deferredFlowActors();
+    const actor = createActor(deviceAuthorizationChart.provide({ actors: doubles.actors }), {
+      input: { authorizationUrl: 'https://as.example/device', tokenUrl: 'https://as.example/token' },
+    }).start();
+    actor.send({ type: 'GRANT' });
+    doubles.requestDeviceAuthorization.last.resolve(sampleAuthorization({ interval: 7 }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(actor.getSnapshot().context.nextPollAt).toBe(Date.now() + 7_000);
+    await vi.advanceTimersByTimeAsync(6_999);
+    expect(doubles.pollToken.calls).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(doubles.pollToken.calls).toHaveLength(1);
+    actor.stop();
+  });
+
+  it('refuses to run without actors provided, with a ClientError that says how to provide them', async () => {
+    const actor = createActor(deviceAuthorizationChart, { input: { authorizationUrl: 'https://as.example/device', tokenUrl: 'https://as.example/token' } });
+    const failed = new Promise<string>((resolve) => actor.on('requestFailed', (event) => resolve(event.error.message)));
+    actor.start();
+    actor.send({ type: 'GRANT' });
+    expect(await failed).toMatch(/provide one with machine.provide/);
+    actor.stop();
+  });
+});
