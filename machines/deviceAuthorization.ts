@@ -226,6 +226,16 @@ const flow = setup({
       });
       enqueue.emit({ type: 'granted' });
     }),
+    /**
+     * The server's `expired_token` ends the code now, whatever `expires_in` said: `startTokenPolling()` must not poll
+     * again (Auth0 would answer `invalid_grant`).
+     */
+    noteServerExpiry: enqueueActions(({ context, enqueue, self }, { error }: { error: DeviceFlowError }) => {
+      const now = readClock(self);
+      if (error.code === 'ExpiredError' && (context.userCodeExpirationAt === null || context.userCodeExpirationAt > now)) {
+        announce(enqueue, context, { userCodeExpirationAt: now });
+      }
+    }),
     scheduleNextPoll: enqueueActions(({ context, enqueue, self }) => {
       announce(enqueue, context, { nextPollAt: readClock(self) + context.pollInterval * 1000 });
     }),
@@ -424,7 +434,11 @@ export const deviceAuthorizationChart = flow.createMachine({
                 ],
                 onError: {
                   target: '#deviceAuthorization.failed.polling',
-                  actions: [{ type: 'reportFailure', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) }, 'stopPolling'],
+                  actions: [
+                    { type: 'noteServerExpiry', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
+                    { type: 'reportFailure', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
+                    'stopPolling',
+                  ],
                 },
               },
               on: {

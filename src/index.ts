@@ -45,6 +45,7 @@ export type { DeviceAuthorization } from './protocol/deviceAuthorizationResponse
 export { parsePollResponse, parseRefreshResponse } from './protocol/tokenResponse.js';
 export type { PollOutcome, TokenRequestContext, TokenResponse } from './protocol/tokenResponse.js';
 export { parseResponseBody } from './protocol/responseBody.js';
+export { isAccessDenied } from './protocol/serverError.js';
 export type { ResponseMembers } from './protocol/responseBody.js';
 export type { ClientAuthenticationMethod, Stage } from './protocol/requests.js';
 export type { FlowSettingsInput } from './settings.js';

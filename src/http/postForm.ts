@@ -59,7 +59,9 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
     const response = await $fetch.raw(request.url, {
       method: 'POST',
       headers: request.headers,
-      body: request.body.toString(),
+      // URLSearchParams, not a string: ofetch would add `Accept: application/json` to a string body that a request
+      // modifier had deliberately removed.
+      body: request.body,
       responseType: 'stream',
       ignoreResponseError: true,
       retry: false,

@@ -21,12 +21,13 @@ export function findInvalidScopeToken(tokens: readonly unknown[]): number {
 }
 
 /**
- * Splits a `scope` parameter on spaces, dropping empty parts and duplicates.
+ * Splits a granted `scope` on spaces, and on commas, which GitHub uses instead (`repo,gist`); empty parts and
+ * duplicates are dropped. Scope tokens that contain a comma are therefore not supported in responses.
  *
  * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
  */
 export function splitScope(scope: string): string[] {
-  return uniqueTokens(scope.split(' ').filter((part) => part.length > 0));
+  return uniqueTokens(scope.split(/[ ,]/).filter((part) => part.length > 0));
 }
 
 /** Joins scope tokens into a `scope` parameter. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { DeviceFlowError, type DeviceFlowErrorCode, type OAuthErrorFields } from '../errors.js';
+import { DeviceFlowError, type DeviceFlowErrorCode, isDeviceFlowError, type OAuthErrorFields } from '../errors.js';
 
 const MAX_DESCRIPTION_IN_MESSAGE = 300;
 
@@ -29,4 +29,17 @@ function describe(description: string | undefined): string {
 // Control characters from a server could rewrite a terminal line; show them as spaces.
 function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+}
+
+/** `error` values meaning the user said no: RFC 8628's, and Microsoft Entra ID's synonym. */
+const DENIED = new Set(['access_denied', 'authorization_declined']);
+
+/**
+ * Whether `error` means that the user declined the authorization: `access_denied`, or the `authorization_declined`
+ * Microsoft Entra ID sends instead.
+ *
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+ */
+export function isAccessDenied(error: unknown): boolean {
+  return isDeviceFlowError(error) && error.code === 'ServerError' && error.error !== undefined && DENIED.has(error.error);
 }

@@ -86,9 +86,14 @@ describe('poll failures', () => {
     flow.drain();
     await fail(flow.pollToken.last, new DeviceFlowError('ExpiredError', 'expired', { error: 'expired_token' }));
     expect(flow.ofType('requestFailed')[0]?.error.code).toBe('ExpiredError');
-    expect(flow.drain()).toEqual(['serverReportedErrorOccurred', 'requestFailed', 'pollingChanged', 'nextPollAtChanged']);
+    expect(flow.drain()).toEqual(['userCodeExpirationAtChanged', 'serverReportedErrorOccurred', 'requestFailed', 'pollingChanged', 'nextPollAtChanged']);
     expect(flow.matches('failed.polling')).toBe(true);
     expect(flow.context()).toMatchObject({ status: 'TemporaryCredentialsReceived', polling: false, deviceCode: 'device-code-1' });
+    // The server ended the code early: it now counts as expired, so polling cannot resume.
+    expect(flow.context().userCodeExpirationAt).toBe(T0 + 5_000);
+    flow.actor.send({ type: 'START_POLLING' });
+    expect(flow.ofType('requestFailed').map((event) => event.error.code)).toEqual(['ExpiredError']);
+    expect(flow.pollToken.calls).toHaveLength(1);
   });
 
   it('reports access_denied as serverReportedErrorOccurred then ServerError, and can resume polling', async () => {

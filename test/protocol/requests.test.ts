@@ -71,7 +71,8 @@ describe('scope tokens', () => {
     expect(findInvalidScopeToken(['ok'])).toBe(-1);
   });
 
-  it('splits on spaces without empty parts or duplicates', () => {
+  it('splits on spaces without empty parts or duplicates, and on the commas GitHub uses', () => {
     expect(splitScope(' read  write read ')).toEqual(['read', 'write']);
+    expect(splitScope('repo,gist')).toEqual(['repo', 'gist']);
   });
 });
