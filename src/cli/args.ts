@@ -1,0 +1,192 @@
+/**
+ * The command line of `device-flow`: parsed with `node:util`'s `parseArgs`, checked, and turned into a command.
+ * Every mistake becomes a {@link UsageError} whose one-line message names the fix.
+ *
+ * @module
+ */
+
+import { parseArgs } from 'node:util';
+import type { ClientAuthenticationMethod } from '../protocol/requests.js';
+import { findInvalidScopeToken } from '../protocol/scope.js';
+import { isProviderName, PRESETS, type ProviderName } from './presets.js';
+
+/** A mistake on the command line. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Options every login takes. */
+export interface OutputOptions {
+  /** The result as JSON on stdout, human text on stderr. */
+  json: boolean;
+  /** Where to write the full tokens (mode 0600). */
+  output: string | null;
+  qr: boolean;
+  /** Seconds before giving up; `null` waits for the code to expire. */
+  timeout: number | null;
+  inspect: boolean;
+  /** `null`: the default of the provider or server. */
+  scope: string[] | null;
+}
+
+/** Where the authorization server is. */
+export type ServerChoice =
+  | { kind: 'issuer'; issuer: string }
+  | { kind: 'endpoints'; authorizationUrl: string; tokenUrl: string }
+  | { kind: 'provider'; provider: ProviderName; tenant: string | undefined };
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'providers' }
+  | ({ kind: 'demo'; interactive: boolean } & OutputOptions)
+  | ({
+      kind: 'login';
+      server: ServerChoice;
+      clientIdentifier: string;
+      clientSecret: string;
+      clientAuthentication: ClientAuthenticationMethod | null;
+    } & OutputOptions);
+
+const OPTIONS = {
+  interactive: { type: 'boolean' },
+  issuer: { type: 'string' },
+  'authorization-url': { type: 'string' },
+  'token-url': { type: 'string' },
+  provider: { type: 'string' },
+  tenant: { type: 'string' },
+  'client-id': { type: 'string' },
+  'client-secret': { type: 'string' },
+  'client-auth': { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  output: { type: 'string' },
+  'no-qr': { type: 'boolean' },
+  timeout: { type: 'string' },
+  inspect: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+const LOGIN_ONLY = ['issuer', 'authorization-url', 'token-url', 'provider', 'tenant', 'client-id', 'client-secret', 'client-auth'] as const;
+const CLIENT_AUTH: Record<string, ClientAuthenticationMethod> = { post: 'client_secret_post', basic: 'client_secret_basic', none: 'none' };
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/**
+ * The command `argv` (without `node` and the script) asks for.
+ *
+ * @param env the environment, for `DEVICE_FLOW_CLIENT_SECRET`: a secret on the command line shows in `ps`.
+ * @throws {UsageError} with a one-line message naming the fix.
+ */
+export function parseCommand(argv: readonly string[], env: Record<string, string | undefined> = {}): Command {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${firstSentence((error as Error).message)}; see device-flow --help`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  const [command = 'demo', ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}; see device-flow --help`);
+  switch (command) {
+    case 'help':
+      return { kind: 'help' };
+    case 'providers':
+      return { kind: 'providers' };
+    case 'demo':
+      return demoCommand(values);
+    case 'login':
+      return loginCommand(values, env);
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: use demo, login or providers`);
+  }
+}
+
+function demoCommand(values: Values): Command {
+  const misplaced = LOGIN_ONLY.find((name) => values[name] !== undefined);
+  if (misplaced) throw new UsageError(`--${misplaced} belongs to the login command: run device-flow login --${misplaced} …`);
+  return { kind: 'demo', interactive: values.interactive ?? false, ...outputOptions(values) };
+}
+
+function loginCommand(values: Values, env: Record<string, string | undefined>): Command {
+  if (values.interactive) throw new UsageError('--interactive belongs to the demo: a login always waits for a real person');
+  const clientIdentifier = values['client-id'];
+  if (!clientIdentifier) throw new UsageError('login needs the client: add --client-id ID');
+  const server = serverChoice(values);
+  const clientSecret = values['client-secret'] ?? env.DEVICE_FLOW_CLIENT_SECRET ?? '';
+  if (server.kind === 'provider' && PRESETS[server.provider].requiresClientSecret && clientSecret === '') {
+    throw new UsageError(`${PRESETS[server.provider].title} needs the client secret: add --client-secret or set DEVICE_FLOW_CLIENT_SECRET`);
+  }
+  const auth = values['client-auth'];
+  if (auth !== undefined && !Object.hasOwn(CLIENT_AUTH, auth)) throw new UsageError(`--client-auth must be post, basic or none, not ${JSON.stringify(auth)}`);
+  return {
+    kind: 'login',
+    server,
+    clientIdentifier,
+    clientSecret,
+    clientAuthentication: auth === undefined ? null : CLIENT_AUTH[auth]!,
+    ...outputOptions(values),
+  };
+}
+
+function serverChoice(values: Values): ServerChoice {
+  const { issuer, provider } = values;
+  const authorizationUrl = values['authorization-url'];
+  const tokenUrl = values['token-url'];
+  const given = [issuer !== undefined, provider !== undefined, authorizationUrl !== undefined || tokenUrl !== undefined].filter(Boolean).length;
+  if (given === 0) throw new UsageError('login needs an authorization server: add --issuer URL, --provider NAME, or --authorization-url URL --token-url URL');
+  if (given > 1) throw new UsageError('give only one of --issuer, --provider, or --authorization-url with --token-url');
+  if (provider !== undefined) {
+    if (!isProviderName(provider)) throw new UsageError(`unknown provider ${JSON.stringify(provider)}: use one of ${Object.keys(PRESETS).join(', ')}`);
+    return { kind: 'provider', provider, tenant: values.tenant };
+  }
+  if (values.tenant !== undefined) throw new UsageError('--tenant goes with --provider microsoft');
+  if (issuer !== undefined) return { kind: 'issuer', issuer: httpUrl(issuer, '--issuer') };
+  if (authorizationUrl === undefined) throw new UsageError('--token-url needs --authorization-url URL as well');
+  if (tokenUrl === undefined) throw new UsageError('--authorization-url needs --token-url URL as well');
+  return { kind: 'endpoints', authorizationUrl: httpUrl(authorizationUrl, '--authorization-url'), tokenUrl: httpUrl(tokenUrl, '--token-url') };
+}
+
+function outputOptions(values: Values): OutputOptions {
+  return {
+    json: values.json ?? false,
+    output: values.output ?? null,
+    qr: !(values['no-qr'] ?? false),
+    timeout: values.timeout === undefined ? null : seconds(values.timeout),
+    inspect: values.inspect ?? false,
+    scope: values.scope === undefined ? null : scopeTokens(values.scope),
+  };
+}
+
+function httpUrl(value: string, option: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${option} must be an absolute URL such as https://login.example.com, not ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${option} must be an https: URL, not ${url.protocol}`);
+  return url.href;
+}
+
+function seconds(value: string): number {
+  const number = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(number > 0)) throw new UsageError(`--timeout takes a number of seconds greater than 0, not ${JSON.stringify(value)}`);
+  return number;
+}
+
+function scopeTokens(values: readonly string[]): string[] {
+  const tokens = values.flatMap((value) => value.split(/[\s,]+/)).filter((token) => token !== '');
+  const bad = findInvalidScopeToken(tokens);
+  if (bad !== -1) throw new UsageError(`--scope ${JSON.stringify(tokens[bad])} is not a scope token (printable ASCII without spaces, " or \\)`);
+  return tokens;
+}
+
+// parseArgs explains at length how to pass a value that starts with "-"; the first sentence is what went wrong.
+function firstSentence(message: string): string {
+  const end = message.search(/\.(\s|$)/);
+  return (end === -1 ? message : message.slice(0, end)).replace(/^Unknown option/, 'unknown option');
+}

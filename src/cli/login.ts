@@ -1,0 +1,110 @@
+/**
+ * One device login on the command line: show the code, follow the polling, report the result with its exit code.
+ *
+ * @module
+ */
+
+import { authorizeDevice, type UserCodePrompt } from '../authorizeDevice.js';
+import { isDeviceFlowError } from '../errors.js';
+import type { DeviceFlowOptions } from '../flow.js';
+import type { OutputOptions } from './args.js';
+import { EXIT_CODES, type Outcome, outcomeOf } from './exitCodes.js';
+import { type InspectorRelay, startInspectorRelay } from './inspector.js';
+import { type OutputStream, ProgressLine, showUserCode, tokenSummary } from './terminal.js';
+import { tokensAsJson, writeTokenFile } from './tokenFile.js';
+
+/** Where the CLI writes, and what stops it. */
+export interface CliIO {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  /** Aborts when the user presses Ctrl-C. */
+  interrupt: AbortSignal;
+}
+
+/** Why a login was abandoned before it ended. */
+class Abandoned extends Error {
+  constructor(readonly outcome: 'cancelled' | 'timeout') {
+    super(outcome === 'cancelled' ? 'Cancelled' : 'Timed out');
+  }
+}
+
+/**
+ * Runs a login with `flowOptions` and prints what happens.
+ *
+ * @param onUserCode also called with the code, after it is shown (the demo's simulated user starts there).
+ * @returns the exit code.
+ */
+export async function runLogin(
+  flowOptions: DeviceFlowOptions,
+  output: OutputOptions,
+  io: CliIO,
+  onUserCode?: (prompt: UserCodePrompt) => void,
+): Promise<number> {
+  const controller = new AbortController();
+  const cancel = () => controller.abort(new Abandoned('cancelled'));
+  io.interrupt.addEventListener('abort', cancel, { once: true });
+  const timer = output.timeout === null ? null : setTimeout(() => controller.abort(new Abandoned('timeout')), output.timeout * 1000);
+  const progress = new ProgressLine(io.stderr);
+  let relay: InspectorRelay | null = null;
+  try {
+    if (output.inspect) {
+      relay = await startInspectorRelay();
+      io.stderr.write(
+        `Inspector relay on ${relay.url} (127.0.0.1 only): open it in a browser that can reach stately.ai, whose inspector it embeds.\n`,
+      );
+    }
+    const tokens = await authorizeDevice(
+      { ...flowOptions, ...(relay === null ? {} : { inspect: relay.inspect }) },
+      {
+        signal: controller.signal,
+        onFlow: (flow) => progress.attach(flow),
+        onUserCode: (prompt) => {
+          showUserCode(io.stderr, prompt, { qr: output.qr });
+          onUserCode?.(prompt);
+        },
+      },
+    );
+    progress.stop();
+    if (output.output !== null) {
+      await writeTokenFile(output.output, tokens);
+      io.stderr.write(`Tokens written to ${output.output} (readable by you only).\n`);
+    }
+    io.stdout.write(output.json ? `${JSON.stringify({ status: 'granted', ...tokensAsJson(tokens) })}\n` : tokenSummary(tokens));
+    return EXIT_CODES.granted;
+  } catch (error) {
+    progress.stop();
+    const outcome: Outcome = error instanceof Abandoned ? error.outcome : outcomeOf(error);
+    io.stderr.write(`device-flow: ${describeFailure(outcome, error)}\n`);
+    if (output.json) io.stdout.write(`${JSON.stringify({ status: outcome, error: errorAsJson(error) })}\n`);
+    return EXIT_CODES[outcome];
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+    io.interrupt.removeEventListener('abort', cancel);
+    await relay?.stop();
+  }
+}
+
+function describeFailure(outcome: Outcome, error: unknown): string {
+  const detail = error instanceof Error ? error.message : String(error);
+  switch (outcome) {
+    case 'cancelled':
+      return 'cancelled.';
+    case 'timeout':
+      return 'gave up: --timeout ran out before the sign-in completed.';
+    case 'denied':
+      return `the sign-in was declined (${detail}).`;
+    case 'expired':
+      return `the code expired before the sign-in completed (${detail}); run the command again for a new one.`;
+    case 'network':
+      return `could not reach the authorization server: ${detail}`;
+    case 'configuration':
+      return `the client or server configuration was refused: ${detail}`;
+    default:
+      return `the authorization server failed: ${detail}`;
+  }
+}
+
+function errorAsJson(error: unknown): object {
+  if (isDeviceFlowError(error)) return error.toData();
+  return { message: error instanceof Error ? error.message : String(error) };
+}

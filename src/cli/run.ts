@@ -1,0 +1,78 @@
+/**
+ * `device-flow`: parses the command line and runs the command.
+ *
+ * @module
+ */
+
+import { readFileSync } from 'node:fs';
+import { parseCommand, UsageError } from './args.js';
+import { runDemo } from './demo.js';
+import { EXIT_CODES } from './exitCodes.js';
+import { type CliIO, runLogin } from './login.js';
+import { PRESETS } from './presets.js';
+import { resolveServer } from './resolveServer.js';
+
+const HELP = `device-flow: sign in with the OAuth 2.0 Device Authorization Grant (RFC 8628)
+
+Usage:
+  device-flow [demo] [--interactive]       a whole login against a local authorization server
+  device-flow login --issuer URL --client-id ID [options]
+  device-flow login --authorization-url URL --token-url URL --client-id ID [options]
+  device-flow login --provider github|google|microsoft|gitlab --client-id ID [options]
+  device-flow providers                    the provider presets and their quirks
+
+Login options:
+  --client-secret SECRET   or the DEVICE_FLOW_CLIENT_SECRET environment variable (not visible in ps)
+  --client-auth post|basic|none   how the secret is sent (default post)
+  --tenant TENANT          Microsoft tenant (default organizations)
+  --scope SCOPE            repeat or separate with spaces
+
+Output options (demo and login):
+  --json                   the result as JSON on stdout; human text on stderr
+  --output FILE            write the full tokens to FILE, readable by you only
+  --no-qr                  no QR code
+  --timeout SECONDS        give up after SECONDS
+  --inspect                stream the statechart to the Stately inspector (relay on 127.0.0.1)
+
+Exit codes: 0 granted, 1 server error, 2 usage, 3 configuration, 4 denied, 5 expired, 6 network,
+124 timeout, 130 cancelled (Ctrl-C).
+`;
+
+/** Runs `device-flow` with `argv`; returns the exit code. */
+export async function run(argv: readonly string[], io: CliIO, env: Record<string, string | undefined>): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(argv, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`device-flow: ${error.message}\n`);
+    return EXIT_CODES.usage;
+  }
+  switch (command.kind) {
+    case 'help':
+      io.stdout.write(HELP);
+      return 0;
+    case 'version':
+      io.stdout.write(`${version()}\n`);
+      return 0;
+    case 'providers':
+      io.stdout.write(
+        Object.entries(PRESETS)
+          .map(([name, preset]) => `${name} (${preset.title})\n  ${preset.deviceAuthorizationUrl}\n  ${preset.tokenUrl}\n${preset.quirks.map((quirk) => `  - ${quirk}\n`).join('')}`)
+          .join('\n'),
+      );
+      return 0;
+    case 'demo':
+      return runDemo(command, io);
+    case 'login': {
+      const resolved = await resolveServer(command, io);
+      if (typeof resolved === 'number') return resolved;
+      return runLogin(resolved, command, io);
+    }
+  }
+}
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}

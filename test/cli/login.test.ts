@@ -1,0 +1,169 @@
+/**
+ * `device-flow login` against servers started by the test: the quirk replicas (in real time, with a 1 s interval),
+ * the embedded oidc-provider (found by discovery), and addresses where nothing listens. Each outcome has its exit code.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
+import { actAsUser } from '../../src/cli/simulatedUser.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
+import { type QuirkServer, type QuirkServerOptions, startQuirkServer } from '../helpers/quirkServers.js';
+import type { Provider } from '../helpers/quirkServers.js';
+
+let embedded: EmbeddedServer;
+const quirkServers: QuirkServer[] = [];
+beforeAll(async () => {
+  embedded = await startEmbeddedServer();
+});
+afterAll(async () => {
+  await Promise.all([embedded.close(), ...quirkServers.map((server) => server.close())]);
+});
+
+async function replica(provider: Provider, options: Omit<QuirkServerOptions, 'now'> = {}): Promise<QuirkServer> {
+  const server = await startQuirkServer(provider, { now: Date.now, interval: 1, ...options });
+  quirkServers.push(server);
+  return server;
+}
+
+const endpoints = (server: QuirkServer) => ['login', '--authorization-url', server.deviceAuthorizationUrl, '--token-url', server.tokenUrl, '--no-qr'];
+
+describe.concurrent('device-flow login: outcomes and exit codes', () => {
+  it('exits 0 with the tokens as JSON when the user approves (GitHub replica)', async () => {
+    const server = await replica('github');
+    server.decide('approve');
+    const { code, stdout, stderr } = await runCli([...endpoints(server), '--client-id', 'gh-client', '--json', '--scope', 'repo gist']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      status: 'granted',
+      accessToken: 'gho_16C7e42F292c6912E7710c838347Ae178B4a',
+      refreshToken: null,
+      idToken: null,
+      expiresAt: null,
+      scope: ['repo', 'gist'],
+      extraTokens: {},
+    });
+    expect(stderr).toMatch(/enter the code WDJB-MJHT/);
+    expect(server.polls[0]!.request.params.get('client_id')).toBe('gh-client');
+  });
+
+  it('prints plain progress lines when stderr is not a terminal', async () => {
+    const server = await replica('auth0');
+    setTimeout(() => server.decide('approve'), 2_500);
+    const { code, stderr } = await runCli([...endpoints(server), '--client-id', 'a0']);
+    expect(code).toBe(0);
+    expect(stderr).not.toContain('\r');
+    expect(stderr.match(/^Waiting for approval · code expires in \d+:\d\d · next check in 0:0[01]$/gm)!.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('exits 4 when the user declines (Microsoft replica)', async () => {
+    const server = await replica('microsoft');
+    server.decide('deny');
+    const { code, stdout, stderr } = await runCli([...endpoints(server), '--client-id', 'ms', '--json']);
+    expect(code).toBe(4);
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'denied', error: { code: 'ServerError', error: 'authorization_declined' } });
+    expect(stderr).toMatch(/^device-flow: the sign-in was declined/m);
+    expect(stderr).toMatch(/To sign in, use a web browser/);
+  });
+
+  it('exits 5 when the code expires first', async () => {
+    const server = await replica('google', { expiresIn: 2 });
+    const { code, stdout } = await runCli([...endpoints(server), '--client-id', 'g', '--client-secret', server.clientSecret, '--json']);
+    expect(code).toBe(5);
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'expired', error: { code: 'ExpiredError' } });
+  });
+
+  it('exits 3 when the server refuses the client (Google without its secret)', async () => {
+    const server = await replica('google');
+    const { code, stderr } = await runCli([...endpoints(server), '--client-id', 'g']);
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/^device-flow: the client or server configuration was refused: .*invalid_client/m);
+  });
+
+  it('exits 6 when nothing answers', async () => {
+    const gone = await LoopbackServer.start();
+    const url = gone.url('/device');
+    await gone.close();
+    const { code, stderr } = await runCli(['login', '--authorization-url', url, '--token-url', url, '--client-id', 'x']);
+    expect(code).toBe(6);
+    expect(stderr).toMatch(/could not reach the authorization server: .*ECONNREFUSED/);
+  });
+
+  it('exits 124 when --timeout runs out', async () => {
+    const server = await replica('auth0');
+    const { code, stderr, ms } = await runCli([...endpoints(server), '--client-id', 'a0', '--timeout', '1.5']);
+    expect(code).toBe(124);
+    expect(stderr).toMatch(/--timeout ran out/);
+    expect(ms).toBeLessThan(5_000);
+  });
+
+  it('exits 130 on Ctrl-C, aborting the request in flight', async () => {
+    const hanging = await LoopbackServer.start();
+    let closed!: () => void;
+    const requestClosed = new Promise<void>((resolve) => (closed = resolve));
+    hanging.handle('/device', { json: { device_code: 'd', user_code: 'ABCD-EFGH', verification_uri: 'https://example.com', expires_in: 600, interval: 1 } });
+    hanging.handle('/token', (_request, response) => {
+      response.on('close', closed);
+      return 'handled';
+    });
+    const cli = startCli(['login', '--authorization-url', hanging.url('/device'), '--token-url', hanging.url('/token'), '--client-id', 'x', '--no-qr']);
+    await hanging.nextRequest('/token');
+    cli.child.kill('SIGINT');
+    const { code, stderr } = await cli.done;
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/^device-flow: cancelled\.$/m);
+    await requestClosed;
+    await hanging.close();
+  });
+
+  it('finds the endpoints with --issuer (discovery) and authenticates a confidential client', async () => {
+    const client = embedded.clients.secretBasic;
+    const cli = startCli(
+      ['login', '--issuer', embedded.issuer, '--client-id', client.clientIdentifier, '--client-auth', 'basic', '--scope', 'openid', '--json', '--no-qr'],
+      { env: { DEVICE_FLOW_CLIENT_SECRET: client.clientSecret } },
+    );
+    const [, url] = await cli.stderrMatching(/or open (\S+), which carries the code/);
+    await actAsUser(url!, '', { decision: 'approve' });
+    const { code, stdout } = await cli.done;
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).idToken.split('.')).toHaveLength(3);
+  });
+
+  it('exits 3 when the issuer has no device authorization endpoint', async () => {
+    const bare = await LoopbackServer.start();
+    bare.handle('/.well-known/openid-configuration', { json: { issuer: bare.url(''), token_endpoint: bare.url('/token') } });
+    const { code, stderr } = await runCli(['login', '--issuer', bare.url(''), '--client-id', 'x']);
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/has no device_authorization_endpoint: give --authorization-url and --token-url/);
+    await bare.close();
+  });
+});
+
+describe.concurrent('device-flow: bad arguments', () => {
+  it.each([
+    [['--bogus'], /^device-flow: unknown option '--bogus'; see device-flow --help$/],
+    [['login', '--client-id', 'x'], /add --issuer URL, --provider NAME, or --authorization-url URL --token-url URL/],
+    [['login', '--issuer', 'https://a.example'], /add --client-id ID/],
+    [['login', '--provider', 'myspace', '--client-id', 'x'], /unknown provider "myspace": use one of github, google, microsoft, gitlab/],
+    [['login', '--provider', 'google', '--client-id', 'x'], /Google needs the client secret: add --client-secret/],
+    [['login', '--issuer', 'a.example', '--client-id', 'x'], /--issuer must be an absolute URL such as https:\/\/login.example.com/],
+    [['login', '--authorization-url', 'https://a.example/d', '--client-id', 'x'], /--authorization-url needs --token-url URL as well/],
+    [['login', '--issuer', 'https://a.example', '--provider', 'github', '--client-id', 'x'], /give only one of/],
+    [['demo', '--timeout', 'soon'], /--timeout takes a number of seconds greater than 0/],
+    [['demo', '--client-id', 'x'], /--client-id belongs to the login command/],
+    [['demo', '--scope', 'a"b'], /is not a scope token/],
+    [['dance'], /unknown command "dance": use demo, login or providers/],
+  ])('%j → exit 2 with a one-line error naming the fix', async (args, message) => {
+    const { code, stdout, stderr } = await runCli(args);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(stderr.trimEnd()).toMatch(message);
+  });
+
+  it('prints help and the provider presets', async () => {
+    expect((await runCli(['--help'])).stdout).toMatch(/Exit codes: 0 granted/);
+    const providers = await runCli(['providers']);
+    expect(providers.stdout).toMatch(/^github \(GitHub\)\n  https:\/\/github.com\/login\/device\/code/m);
+    expect(providers.stdout).toMatch(/verification_url instead of verification_uri/);
+  });
+});

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverEndpoints } from '../../src/cli/discovery.js';
+import { EXIT_CODES, outcomeOf } from '../../src/cli/exitCodes.js';
+import { PRESETS, presetEndpoints } from '../../src/cli/presets.js';
+import { formatDuration, redactToken, tokenSummary } from '../../src/cli/terminal.js';
+import { DeviceFlowError } from '../../src/errors.js';
+import { rejectionOf } from '../helpers/expectError.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
+
+describe('terminal output', () => {
+  it('shortens tokens to their first and last four characters, hiding short ones whole', () => {
+    expect(redactToken('gho_16C7e42F292c6912E7710c838347Ae178B4a')).toBe('gho_…8B4a');
+    expect(redactToken('short-token')).toBe('****');
+    expect(redactToken('')).toBe('(none)');
+  });
+
+  it('formats countdowns', () => {
+    expect([formatDuration(0), formatDuration(999), formatDuration(90_000), formatDuration(3_725_000), formatDuration(-5)]).toEqual([
+      '0:00',
+      '0:01',
+      '1:30',
+      '1:02:05',
+      '0:00',
+    ]);
+  });
+
+  it('summarises a grant without a whole token', () => {
+    const tokens = { accessToken: 'a'.repeat(40), refreshToken: 'r'.repeat(40), idToken: '', expiresAt: new Date(90_000), scope: ['read'], extraTokens: {} };
+    const summary = tokenSummary(tokens, 0);
+    expect(summary).toBe('Signed in.\n  access token   aaaa…aaaa\n  expires        1970-01-01T00:01:30.000Z (in 1:30)\n  refresh token  rrrr…rrrr\n  scope          read\n');
+  });
+});
+
+describe('exit codes', () => {
+  it.each([
+    [new DeviceFlowError('ServerError', 'x', { error: 'access_denied' }), 'denied'],
+    [new DeviceFlowError('ServerError', 'x', { error: 'authorization_declined' }), 'denied'],
+    [new DeviceFlowError('ExpiredError', 'x'), 'expired'],
+    [new DeviceFlowError('NetworkError', 'x'), 'network'],
+    [new DeviceFlowError('ClientError', 'x'), 'configuration'],
+    [new DeviceFlowError('ServerError', 'x', { error: 'invalid_client' }), 'configuration'],
+    [new DeviceFlowError('ServerError', 'x', { error: 'device_flow_disabled' }), 'configuration'],
+    [new DeviceFlowError('ServerError', 'x', { status: 502 }), 'serverError'],
+    [new DeviceFlowError('OAuthTokenNotFoundError', 'x'), 'serverError'],
+    [new Error('bug'), 'serverError'],
+  ] as const)('%s → %s', (error, outcome) => {
+    expect(outcomeOf(error)).toBe(outcome);
+  });
+
+  it('gives every outcome its own code', () => {
+    expect(new Set(Object.values(EXIT_CODES)).size).toBe(Object.keys(EXIT_CODES).length);
+  });
+});
+
+describe('provider presets', () => {
+  it('fill in the Microsoft tenant', () => {
+    expect(presetEndpoints(PRESETS.microsoft, undefined).authorizationUrl).toBe('https://login.microsoftonline.com/organizations/oauth2/v2.0/devicecode');
+    expect(presetEndpoints(PRESETS.microsoft, 'contoso.onmicrosoft.com').tokenUrl).toBe('https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token');
+    expect(presetEndpoints(PRESETS.github, 'ignored').authorizationUrl).toBe('https://github.com/login/device/code');
+  });
+
+  it('use https endpoints only', () => {
+    for (const preset of Object.values(PRESETS)) {
+      expect(new URL(preset.deviceAuthorizationUrl.replace('{tenant}', 't')).protocol).toBe('https:');
+      expect(new URL(preset.tokenUrl.replace('{tenant}', 't')).protocol).toBe('https:');
+    }
+  });
+});
+
+describe('discovery', () => {
+  let server: LoopbackServer;
+  beforeAll(async () => {
+    server = await LoopbackServer.start();
+  });
+  afterAll(() => server.close());
+
+  it('falls back to RFC 8414, inserting the well-known path before the issuer path', async () => {
+    const issuer = server.url('/tenant-a');
+    server.handle('/.well-known/oauth-authorization-server/tenant-a', {
+      json: { issuer, device_authorization_endpoint: server.url('/tenant-a/device'), token_endpoint: server.url('/tenant-a/token') },
+    });
+    await expect(discoverEndpoints(issuer)).resolves.toEqual({ issuer, authorizationUrl: server.url('/tenant-a/device'), tokenUrl: server.url('/tenant-a/token') });
+    expect(server.requests.map((request) => request.path)).toEqual(['/tenant-a/.well-known/openid-configuration', '/.well-known/oauth-authorization-server/tenant-a']);
+  });
+
+  it('refuses metadata that names another issuer', async () => {
+    server.handle('/evil/.well-known/openid-configuration', {
+      json: { issuer: 'https://attacker.example', device_authorization_endpoint: 'https://attacker.example/d', token_endpoint: 'https://attacker.example/t' },
+    });
+    const error = await rejectionOf(discoverEndpoints(server.url('/evil')));
+    expect(error).toMatchObject({ code: 'ClientError', message: expect.stringMatching(/names the issuer "https:\/\/attacker.example"/) });
+  });
+
+  it('fails with NetworkError when there is no metadata', async () => {
+    expect((await rejectionOf(discoverEndpoints(server.url('/nothing')))).code).toBe('NetworkError');
+  });
+});
