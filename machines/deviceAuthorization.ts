@@ -25,7 +25,8 @@ import type { PollOutcome, TokenResponse } from '../src/protocol/tokenResponse.j
 import { announce, type FailureReport, reportFailure } from './announcements.js';
 import { readClock } from './clock.js';
 import { createNonce } from './nonce.js';
-import { delayUntil, MAX_TIMER_DELAY_MS, refreshSignalAt, slowedDownInterval } from './timing.js';
+import { grantProblem, pollingProblem, refreshProblem } from './preconditions.js';
+import { backOffDelay, delayUntil, MAX_TIMER_DELAY_MS, refreshSignalAt, slowedDownInterval } from './timing.js';
 import type {
   ClientRequest,
   DeviceAuthorizationRequest,
@@ -56,8 +57,28 @@ function refused(message: string): () => FailureReport {
   return () => ({ error: new DeviceFlowError('ClientError', message) });
 }
 
+/** A `ClientError` report naming what `problem` finds wrong with the context. */
+function refusedFor(problem: (context: DeviceFlowContext) => string | null) {
+  return ({ context }: { context: DeviceFlowContext }): FailureReport => ({ error: new DeviceFlowError('ClientError', problem(context) ?? 'Refused') });
+}
+
+/**
+ * Whether a failed poll is a transport fault to ride out (RFC 8628 §3.5): a `NetworkError`, while the budget of
+ * consecutive faults lasts.
+ */
+function retryable(error: DeviceFlowError, context: DeviceFlowContext): boolean {
+  return error.code === 'NetworkError' && (context.maxConsecutiveFailures === null || context.consecutiveFailures < context.maxConsecutiveFailures);
+}
+
 function expired(): FailureReport {
   return { error: new DeviceFlowError('ExpiredError', 'The user code expired before the user completed the authorization') };
+}
+
+/** At the expiry: `ExpiredError`, or `NetworkError` when the server was unreachable for the last polls (§3.5). */
+function expiredOrUnreachable(context: DeviceFlowContext): FailureReport {
+  if (context.consecutiveFailures === 0 || context.lastFault === null) return expired();
+  const { code: _code, message, ...fields } = context.lastFault;
+  return { error: new DeviceFlowError('NetworkError', `The user code expired while the authorization server could not be reached (${message})`, fields) };
 }
 
 /** The part of every actor's input that names the endpoint and the client. */
@@ -113,6 +134,8 @@ function initialContext(input: DeviceFlowInput = {}): DeviceFlowContext {
     refreshLeadTime: input.refreshLeadTime ?? 0,
     token: input.token ?? '',
     refreshToken: input.refreshToken ?? '',
+    allowInsecureHttp: input.allowInsecureHttp ?? false,
+    maxConsecutiveFailures: input.maxConsecutiveFailures ?? null,
     userCode: '',
     verificationUrl: null,
     completeVerificationUrl: null,
@@ -130,6 +153,8 @@ function initialContext(input: DeviceFlowInput = {}): DeviceFlowContext {
     refreshAt: null,
     refreshCheckpoint: null,
     pollingStartedAt: null,
+    consecutiveFailures: 0,
+    lastFault: null,
     lastError: null,
   };
 }
@@ -153,10 +178,9 @@ const flow = setup({
     untilRefreshCheckpoint: ({ context, self }) => delayUntil(context.refreshCheckpoint, readClock(self)),
   },
   guards: {
-    authorizationUrlMissing: ({ context }) => !context.authorizationUrl,
-    tokenUrlMissing: ({ context }) => !context.tokenUrl,
-    deviceCodeMissing: ({ context }) => context.deviceCode === '',
-    refreshTokenMissing: ({ context }) => context.refreshToken === '',
+    grantBlocked: ({ context }) => grantProblem(context) !== null,
+    refreshBlocked: ({ context }) => refreshProblem(context) !== null,
+    pollingBlocked: ({ context }) => pollingProblem(context) !== null,
     hasAccessToken: ({ context }) => context.token !== '',
     firstPollBeforeExpiry: ({ context }) => context.userCodeExpirationAt !== null && firstPollAt(context) < context.userCodeExpirationAt,
     nextPollBeforeExpiry: ({ context }) =>
@@ -189,7 +213,15 @@ const flow = setup({
         nextPollAt: null,
         status: 'NotAuthenticated',
       });
-      enqueue.assign({ deviceCode: '', pollInterval: DEFAULT_POLL_INTERVAL_SECONDS, refreshAt: null, refreshCheckpoint: null, lastError: null });
+      enqueue.assign({
+        deviceCode: '',
+        pollInterval: DEFAULT_POLL_INTERVAL_SECONDS,
+        refreshAt: null,
+        refreshCheckpoint: null,
+        consecutiveFailures: 0,
+        lastFault: null,
+        lastError: null,
+      });
     }),
     prepareNonce: enqueueActions(({ context, enqueue }) => {
       if (nonceIsSent(context) && context.nonce === '') announce(enqueue, context, { nonce: createNonce() });
@@ -236,11 +268,25 @@ const flow = setup({
         announce(enqueue, context, { userCodeExpirationAt: now });
       }
     }),
+    /** After a well-formed answer: the next poll one interval later, and the fault count starts over. */
     scheduleNextPoll: enqueueActions(({ context, enqueue, self }) => {
+      enqueue.assign({ consecutiveFailures: 0, lastFault: null });
       announce(enqueue, context, { nextPollAt: readClock(self) + context.pollInterval * 1000 });
     }),
+    /**
+     * RFC 8628 §3.5: after a transport fault, wait longer. The back-off doubles per consecutive fault from twice the
+     * interval, up to a minute; the wait is never shorter than the interval (a `slow_down` one included) or the
+     * server's `Retry-After`.
+     */
+    backOff: enqueueActions(({ context, enqueue, self }, { error }: { error: DeviceFlowError }) => {
+      const faults = context.consecutiveFailures + 1;
+      const retryIn = backOffDelay(context.pollInterval, faults, error.retryAfter ?? null);
+      enqueue.assign({ consecutiveFailures: faults, lastFault: error.toData() });
+      announce(enqueue, context, { nextPollAt: readClock(self) + retryIn });
+      enqueue.emit({ type: 'transientError', error, retryIn });
+    }),
     markPollingStart: enqueueActions(({ enqueue, self }) => {
-      enqueue.assign({ pollingStartedAt: readClock(self) });
+      enqueue.assign({ pollingStartedAt: readClock(self), consecutiveFailures: 0, lastFault: null });
     }),
     startPolling: enqueueActions(({ context, enqueue }) => {
       announce(enqueue, context, {
@@ -268,18 +314,10 @@ const flow = setup({
   },
 });
 
-/**
- * The `START_POLLING` transitions (Qt §4.1): check the configuration, then let `poller.starting` check the expiry.
- * While a user code is out there is always a device code, so only the other states check for one.
- */
-function startPollingTransitions(target: string, { checkDeviceCode }: { checkDeviceCode: boolean }) {
-  const missingDeviceCode = {
-    guard: 'deviceCodeMissing',
-    actions: { type: 'reportFailure', params: refused('No device code to poll with: call grant() first') },
-  } as const;
+/** The `START_POLLING` transitions (Qt §4.1): check the configuration, then let `poller.starting` check the expiry. */
+function startPollingTransitions(target: string) {
   return [
-    ...(checkDeviceCode ? [missingDeviceCode] : []),
-    { guard: 'tokenUrlMissing', actions: { type: 'reportFailure', params: refused('No token URL set') } },
+    { guard: 'pollingBlocked', actions: { type: 'reportFailure', params: refusedFor(pollingProblem) } },
     { target, actions: 'markPollingStart' },
   ] as const;
 }
@@ -298,23 +336,17 @@ export const deviceAuthorizationChart = flow.createMachine({
   on: {
     GRANT: [
       {
-        guard: 'authorizationUrlMissing',
+        guard: 'grantBlocked',
         target: '.failed.authorization',
-        actions: ['resetAuthorization', { type: 'reportFailure', params: refused('No authorization URL set') }],
-      },
-      {
-        guard: 'tokenUrlMissing',
-        target: '.failed.authorization',
-        actions: ['resetAuthorization', { type: 'reportFailure', params: refused('No token URL set') }],
+        actions: ['resetAuthorization', { type: 'reportFailure', params: refusedFor(grantProblem) }],
       },
       { target: '.authorizing', reenter: true, actions: ['resetAuthorization', 'prepareNonce'] },
     ],
     REFRESH: [
-      { guard: 'refreshTokenMissing', actions: { type: 'reportFailure', params: refused('No refresh token set') } },
-      { guard: 'tokenUrlMissing', actions: { type: 'reportFailure', params: refused('No token URL set') } },
+      { guard: 'refreshBlocked', actions: { type: 'reportFailure', params: refusedFor(refreshProblem) } },
       { target: '.refreshing', actions: { type: 'announce', params: { status: 'RefreshingToken' } } },
     ],
-    START_POLLING: startPollingTransitions('#deviceAuthorization.awaitingUser.poller.starting', { checkDeviceCode: true }),
+    START_POLLING: startPollingTransitions('#deviceAuthorization.awaitingUser.poller.starting'),
     UPDATE: { actions: { type: 'announce', params: ({ event }) => event.settings } },
   },
   states: {
@@ -366,7 +398,7 @@ export const deviceAuthorizationChart = flow.createMachine({
                   { guard: stateIn('#deviceAuthorization.awaitingUser.poller.stopped'), target: 'expired' },
                   {
                     target: '#deviceAuthorization.failed.polling',
-                    actions: [{ type: 'reportFailure', params: expired }, 'stopPolling'],
+                    actions: [{ type: 'reportFailure', params: ({ context }) => expiredOrUnreachable(context) }, 'stopPolling'],
                   },
                 ],
               },
@@ -383,9 +415,10 @@ export const deviceAuthorizationChart = flow.createMachine({
               after: {
                 untilNextPoll: [
                   {
-                    guard: 'tokenUrlMissing',
+                    // The application may have cleared or changed the token URL since polling started.
+                    guard: 'pollingBlocked',
                     target: '#deviceAuthorization.failed.polling',
-                    actions: [{ type: 'reportFailure', params: refused('No token URL set') }, 'stopPolling'],
+                    actions: [{ type: 'reportFailure', params: refusedFor(pollingProblem) }, 'stopPolling'],
                   },
                   // A poll due at or after the expiry never goes out: the expiry fires instead.
                   { guard: 'nextPollBeforeExpiry', target: 'requesting' },
@@ -407,6 +440,7 @@ export const deviceAuthorizationChart = flow.createMachine({
                   ...clientRequest(context, context.tokenUrl),
                   deviceCode: context.deviceCode,
                   requestedScopeTokens: context.requestedScopeTokens,
+                  notAfter: context.userCodeExpirationAt,
                 }),
                 onDone: [
                   { guard: ({ event }) => event.output.kind === 'pending', target: 'waiting', actions: 'scheduleNextPoll' },
@@ -432,14 +466,21 @@ export const deviceAuthorizationChart = flow.createMachine({
                     ],
                   },
                 ],
-                onError: {
-                  target: '#deviceAuthorization.failed.polling',
-                  actions: [
-                    { type: 'noteServerExpiry', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
-                    { type: 'reportFailure', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
-                    'stopPolling',
-                  ],
-                },
+                onError: [
+                  {
+                    guard: ({ context, event }) => retryable(asDeviceFlowError(event.error), context),
+                    target: 'waiting',
+                    actions: { type: 'backOff', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
+                  },
+                  {
+                    target: '#deviceAuthorization.failed.polling',
+                    actions: [
+                      { type: 'noteServerExpiry', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
+                      { type: 'reportFailure', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
+                      'stopPolling',
+                    ],
+                  },
+                ],
               },
               on: {
                 STOP_POLLING: { target: 'stopped', actions: 'stopPolling' },
@@ -448,7 +489,7 @@ export const deviceAuthorizationChart = flow.createMachine({
               },
             },
             stopped: {
-              on: { START_POLLING: startPollingTransitions('starting', { checkDeviceCode: false }) },
+              on: { START_POLLING: startPollingTransitions('starting') },
             },
             // Qt §4.1: polling does not start when its first poll would fall after the expiry.
             starting: {

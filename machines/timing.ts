@@ -27,6 +27,21 @@ export function slowedDownInterval(current: number, fromServer: number | null): 
   return Math.max(current + SLOW_DOWN_INCREMENT_SECONDS, fromServer ?? 0);
 }
 
+/** The longest back-off after transport faults, in milliseconds. */
+export const MAX_BACK_OFF_MS = 60_000;
+
+/**
+ * Milliseconds to wait after the `faults`-th consecutive transport fault: the interval doubled per fault (twice the
+ * interval after the first) up to {@link MAX_BACK_OFF_MS}, but never less than the interval or `Retry-After`.
+ *
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+ */
+export function backOffDelay(intervalSeconds: number, faults: number, retryAfterSeconds: number | null): number {
+  const interval = intervalSeconds * 1000;
+  const backOff = Math.min(MAX_BACK_OFF_MS, interval * 2 ** Math.min(faults, 30));
+  return Math.max(interval, backOff, (retryAfterSeconds ?? 0) * 1000);
+}
+
 /** Qt's refresh timer constants (§6.3): the smallest lead time, and the shortest wait on a server-side update. */
 const MIN_REFRESH_LEAD_SECONDS = 10;
 const FALLBACK_REFRESH_WAIT_SECONDS = 2;

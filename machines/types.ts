@@ -47,6 +47,13 @@ export interface FlowSettings {
   token: string;
   /** The refresh token. */
   refreshToken: string;
+  /** Allow plain `http:` endpoints that are not on this machine. Off: device codes and tokens must not travel in clear. */
+  allowInsecureHttp: boolean;
+  /**
+   * How many transport faults in a row polling rides out (with back-off) before it fails with `NetworkError`; `null`
+   * rides them out until the code expires, 0 fails at the first one (as Qt does).
+   */
+  maxConsecutiveFailures: number | null;
 }
 
 /**
@@ -91,6 +98,10 @@ export interface DeviceFlowContext extends FlowProperties {
   refreshCheckpoint: number | null;
   /** When `startTokenPolling()` last resumed polling (epoch ms). */
   pollingStartedAt: number | null;
+  /** Transport faults since the last well-formed answer. */
+  consecutiveFailures: number;
+  /** The last of them. */
+  lastFault: DeviceFlowErrorData | null;
   /** The last failure reported with `requestFailed`; the reason the flow is in `failed`. */
   lastError: DeviceFlowErrorData | null;
 }
@@ -125,7 +136,9 @@ export type DeviceFlowEmitted =
   | { type: 'granted' }
   | { type: 'requestFailed'; error: DeviceFlowError }
   | { type: 'serverReportedErrorOccurred'; error: string; errorDescription: string; uri: string | null }
-  | { type: 'accessTokenAboutToExpire' };
+  | { type: 'accessTokenAboutToExpire' }
+  /** A poll hit a transport fault; the next try comes after `retryIn` ms (RFC 8628 §3.5 back-off). */
+  | { type: 'transientError'; error: DeviceFlowError; retryIn: number };
 
 /** Tags that carry the status, so `snapshot.hasTag(status)` works. */
 export type DeviceFlowTag = FlowStatus | 'polling';
@@ -157,6 +170,8 @@ export interface DeviceAuthorizationRequest extends ClientRequest {
 export interface DeviceTokenRequest extends ClientRequest {
   deviceCode: string;
   requestedScopeTokens: string[];
+  /** When the user code expires (epoch ms): the poll is not sent at or after it. */
+  notAfter: number | null;
 }
 
 /**

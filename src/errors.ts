@@ -9,7 +9,8 @@
  * Why a request failed. The names are those of Qt's `QAbstractOAuth::Error`, so code ported from Qt can keep its
  * `switch`.
  *
- * - `NetworkError`: no usable HTTP response (connection refused or reset, timeout, aborted body).
+ * - `NetworkError`: no usable HTTP response: connection refused or reset, timeout, aborted body, or a 429 or 5xx
+ *   answer without an OAuth error body (a proxy's error page). While polling these are retried with back-off.
  * - `ServerError`: the server answered with an OAuth error (`error` member), or with a body that is neither JSON nor
  *   form-encoded.
  * - `OAuthTokenNotFoundError`: the server answered, but a required member is missing or unusable.
@@ -35,6 +36,8 @@ export interface OAuthErrorFields {
   errorUri?: string;
   /** The HTTP status of the response, when there was one. */
   status?: number;
+  /** The server's `Retry-After`, in seconds, on a 429 or 503 answer. */
+  retryAfter?: number;
 }
 
 /**
@@ -74,6 +77,8 @@ export class DeviceFlowError extends Error {
   readonly errorUri?: string;
   /** The HTTP status of the response, when there was one. */
   readonly status?: number;
+  /** The server's `Retry-After`, in seconds, on a 429 or 503 answer. */
+  readonly retryAfter?: number;
 
   constructor(code: DeviceFlowErrorCode, message: string, fields: OAuthErrorFields = {}, options?: ErrorOptions) {
     super(message, options);
@@ -83,6 +88,7 @@ export class DeviceFlowError extends Error {
     if (fields.errorDescription !== undefined) this.errorDescription = fields.errorDescription;
     if (fields.errorUri !== undefined) this.errorUri = fields.errorUri;
     if (fields.status !== undefined) this.status = fields.status;
+    if (fields.retryAfter !== undefined) this.retryAfter = fields.retryAfter;
   }
 
   /** Rebuilds an error from its plain-data form. */
@@ -98,6 +104,7 @@ export class DeviceFlowError extends Error {
     if (this.errorDescription !== undefined) data.errorDescription = this.errorDescription;
     if (this.errorUri !== undefined) data.errorUri = this.errorUri;
     if (this.status !== undefined) data.status = this.status;
+    if (this.retryAfter !== undefined) data.retryAfter = this.retryAfter;
     return data;
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import { type Actor, createActor, type InspectionEvent, type Observer, type Snapshot } from 'xstate';
 import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
 import type { DeviceFlowEmitted, FlowProperties, FlowSettings, FlowStatus, NonceMode } from '../machines/types.js';
 import { DeviceFlowError } from './errors.js';
@@ -13,6 +13,7 @@ import { backgroundAwareClock, type Clock, steppingClock } from './clocks.js';
 import { createDeviceAuthorizationMachine } from './machine.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from './services.js';
+import { createFlowSnapshot, type DeviceFlowSnapshot, readFlowSnapshot } from './persistence.js';
 import { type FlowSettingsInput, normalizeSettings, requirePositiveNumber, requireString } from './settings.js';
 import { SignalEmitter, type SignalListener } from './signals.js';
 
@@ -31,6 +32,11 @@ export interface DeviceFlowSignals {
   serverReportedErrorOccurred: [error: string, errorDescription: string, uri: URL | null];
   /** The access token expires soon (Qt §6.3); with `autoRefresh` a refresh starts. */
   accessTokenAboutToExpire: [];
+  /**
+   * A poll hit a transport fault (connection refused or reset, timeout, a 429 or 5xx without an OAuth error); polling
+   * goes on after `retryIn` milliseconds (RFC 8628 §3.5 back-off).
+   */
+  transientError: [error: DeviceFlowError, retryIn: number];
   statusChanged: [status: FlowStatus];
   pollingChanged: [polling: boolean];
   userCodeChanged: [userCode: string];
@@ -53,6 +59,8 @@ export interface DeviceFlowSignals {
   nonceChanged: [nonce: string];
   autoRefreshChanged: [autoRefresh: boolean];
   refreshLeadTimeChanged: [refreshLeadTime: number];
+  allowInsecureHttpChanged: [allowInsecureHttp: boolean];
+  maxConsecutiveFailuresChanged: [maxConsecutiveFailures: number | null];
 }
 
 /** The name of a signal of {@link OAuth2DeviceAuthorizationFlow}. */
@@ -81,6 +89,11 @@ export interface DeviceFlowOptions extends FlowSettingsInput {
   clock?: Clock;
   /** Receives the actor's inspection events (`createActor`'s `inspect` option), e.g. for the Stately inspector. */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * A flow saved with {@link OAuth2DeviceAuthorizationFlow.snapshot} (or its JSON text), to resume: the same user code,
+   * expiry and polling interval, waiting only the time that is left. Settings given alongside replace the saved ones.
+   */
+  snapshot?: DeviceFlowSnapshot | string;
 }
 
 const URL_PROPERTIES = new Set<keyof FlowProperties>(['authorizationUrl', 'tokenUrl', 'verificationUrl', 'completeVerificationUrl']);
@@ -120,7 +133,10 @@ export class OAuth2DeviceAuthorizationFlow {
   #disposed = false;
 
   constructor(options: DeviceFlowOptions = {}) {
+    const clock = options.clock ?? backgroundAwareClock(() => this.#actor.getSnapshot().hasTag('Granted'));
     this.#transport = {
+      // The services check the code's expiry on the same clock as the statechart.
+      now: typeof clock.now === 'function' ? () => clock.now!() : Date.now,
       fetch: options.fetch,
       clientSecret: requireString(options.clientIdentifierSharedKey ?? '', 'clientIdentifierSharedKey'),
       requestModifier: options.networkRequestModifier ?? undefined,
@@ -129,16 +145,31 @@ export class OAuth2DeviceAuthorizationFlow {
       maxResponseBytes: requirePositiveNumber(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes'),
     };
     const machine = createDeviceAuthorizationMachine(() => this.#transport);
-    const clock = options.clock ?? backgroundAwareClock(() => this.#actor.getSnapshot().hasTag('Granted'));
-    this.#actor = createActor(machine, {
-      input: normalizeSettings(options),
-      // Each timer fires a step of its own, after which its signals are delivered.
-      clock: steppingClock(clock, (fire) => this.#step(fire)),
-      ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
-    });
-    this.#view = { ...this.#actor.getSnapshot().context };
+    const settings = normalizeSettings(options);
+    const persisted = options.snapshot === undefined ? undefined : readFlowSnapshot(options.snapshot);
+    this.#actor = restorable(() =>
+      createActor(machine, {
+        input: settings,
+        // Each timer fires a step of its own, after which its signals are delivered.
+        clock: steppingClock(clock, (fire) => this.#step(fire)),
+        ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+        ...(persisted === undefined ? {} : { snapshot: persisted as Snapshot<unknown> }),
+      }),
+    );
     this.#actor.on('*', (event) => this.#enqueue(event));
+    // A snapshot that does not fit fails the actor as it starts; report that here rather than as an unhandled error.
+    const failure = this.#actor.subscribe({ error: () => undefined });
     this.#actor.start();
+    failure.unsubscribe();
+    const started = this.#actor.getSnapshot();
+    if (started.status === 'error') throw unfitSnapshot(started.error);
+    this.#view = { ...started.context };
+    this.#step(() => {
+      if (persisted === undefined) return;
+      // Settings given now win over the saved ones; then the timers XState does not restore are set again.
+      this.#actor.send({ type: 'UPDATE', settings });
+      this.#actor.send({ type: 'RESUME' });
+    });
   }
 
   // ── Signals ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -192,6 +223,16 @@ export class OAuth2DeviceAuthorizationFlow {
   /** Stops polling, aborting a poll in flight silently; the user code stays, so polling can resume. */
   stopTokenPolling(): void {
     if (!this.#disposed) this.#step(() => this.#actor.send({ type: 'STOP_POLLING' }));
+  }
+
+  /**
+   * The flow as plain JSON, to resume later, in this process or another, with
+   * `new OAuth2DeviceAuthorizationFlow({ ...options, snapshot })`.
+   *
+   * The snapshot holds the device code and the tokens: store it like a credential. The client secret is not in it.
+   */
+  snapshot(): DeviceFlowSnapshot {
+    return createFlowSnapshot(this.#actor.getPersistedSnapshot(), this.#transport.now!());
   }
 
   /**
@@ -360,6 +401,25 @@ export class OAuth2DeviceAuthorizationFlow {
     this.#update({ refreshToken: value });
   }
   /** The `fetch` used for every request; `undefined` for the global one. */
+  /** Allow plain `http:` endpoints that are not on this machine (loopback is always allowed). */
+  get allowInsecureHttp(): boolean {
+    return this.#view.allowInsecureHttp;
+  }
+  set allowInsecureHttp(value: boolean) {
+    this.#update({ allowInsecureHttp: value });
+  }
+  /**
+   * Transport faults in a row that polling rides out with back-off before failing with `NetworkError`; `null` (the
+   * default) until the code expires, 0 at the first fault, as Qt.
+   *
+   * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+   */
+  get maxConsecutiveFailures(): number | null {
+    return this.#view.maxConsecutiveFailures;
+  }
+  set maxConsecutiveFailures(value: number | null) {
+    this.#update({ maxConsecutiveFailures: value });
+  }
   get fetch(): FetchFunction | undefined {
     return this.#transport.fetch;
   }
@@ -393,6 +453,28 @@ export class OAuth2DeviceAuthorizationFlow {
   }
   set maxResponseBytes(value: number) {
     this.#transport.maxResponseBytes = requirePositiveNumber(value, 'maxResponseBytes');
+  }
+
+  /** A summary without secrets: what `JSON.stringify(flow)` writes. */
+  toJSON(): Record<string, unknown> {
+    const view = this.#view;
+    return {
+      status: view.status,
+      polling: view.polling,
+      userCode: view.userCode,
+      verificationUrl: view.verificationUrl,
+      userCodeExpirationAt: this.userCodeExpirationAt?.toISOString() ?? null,
+      expirationAt: this.expirationAt?.toISOString() ?? null,
+      grantedScopeTokens: view.grantedScopeTokens,
+      hasToken: view.token !== '',
+      hasRefreshToken: view.refreshToken !== '',
+      hasIdToken: view.idToken !== '',
+    };
+  }
+
+  /** What `console.log(flow)` and `util.inspect(flow)` show in Node.js: the same summary without secrets. */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    return `OAuth2DeviceAuthorizationFlow ${inspect(this.toJSON(), options)}`;
   }
 
   // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -461,6 +543,8 @@ export class OAuth2DeviceAuthorizationFlow {
       case 'granted':
       case 'accessTokenAboutToExpire':
         return signals.emit(event.type);
+      case 'transientError':
+        return signals.emit('transientError', event.error, event.retryIn);
       default: {
         const name = event.type.slice(0, -'Changed'.length) as keyof FlowProperties;
         (this.#view as unknown as Record<string, unknown>)[name] = event.value;
@@ -468,6 +552,19 @@ export class OAuth2DeviceAuthorizationFlow {
       }
     }
   }
+}
+
+/** Builds the actor; a snapshot that does not fit the statechart is a `ClientError`, not a crash. */
+function restorable<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    throw unfitSnapshot(error);
+  }
+}
+
+function unfitSnapshot(cause: unknown): DeviceFlowError {
+  return new DeviceFlowError('ClientError', `The snapshot does not fit this release's statechart: start a new flow with grant()`, {}, { cause });
 }
 
 /** A property value as the class shows it: URLs as `URL`, times as `Date`, lists and records as frozen copies. */

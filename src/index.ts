@@ -37,7 +37,7 @@ export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIM
 export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions } from './services.js';
 export type { FetchFunction } from './http/postForm.js';
 
-export { inspectorSanitizers, sanitizeInspectionEvent } from './inspection.js';
+export { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from './inspection.js';
 
 export { DeviceFlowError, isDeviceFlowError } from './errors.js';
 export type { DeviceFlowErrorCode, DeviceFlowErrorData, OAuthErrorFields } from './errors.js';

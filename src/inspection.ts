@@ -5,7 +5,7 @@
  * @module
  */
 
-import { REDACTED } from './redact.js';
+import { MIN_REDACTED_LENGTH, REDACTED, redactText } from './redact.js';
 
 /** Names under which the flow keeps or sends a secret, in its context, its events and its HTTP parameters. */
 const SECRET_MEMBERS = new Set([
@@ -30,56 +30,90 @@ const TOKEN_EVENTS = new Set(['tokenChanged', 'refreshTokenChanged', 'idTokenCha
 const MAX_DEPTH = 32;
 
 /**
- * A copy of `value` with every secret replaced by `[redacted]`: string members named like the flow's secrets
- * (`token`, `refreshToken`, `idToken`, `deviceCode`, `clientSecret`, their OAuth spellings, `authorization`) at any
- * depth, and the `value` of `tokenChanged`-style events. Actor references become `{ id, sessionId }` and machines
- * `{ id }`; other objects that are not plain data (errors, URLs) are kept. Works on XState inspection events and on
- * the serialised events of `@statelyai/inspect` alike.
+ * A sanitiser for a stream of inspection events. It replaces with `[redacted]` every string member named like one of
+ * the flow's secrets (`token`, `refreshToken`, `idToken`, `deviceCode`, `clientSecret`, their OAuth spellings,
+ * `authorization`) and the `value` of `tokenChanged`-style events, and it remembers each secret it sees there, to cut
+ * it out of every later string as well: an error event quoting a token the context held earlier is cleaned too.
+ * Errors become plain data; actor references become `{ id, sessionId }` and machines `{ id }`. Works on XState
+ * inspection events and on the serialised events of `@statelyai/inspect` alike. The input is never changed.
  *
  * @example
  * ```ts
- * createActor(machine, { inspect: (event) => log(sanitizeInspectionEvent(event)) });
+ * const sanitize = createInspectionSanitizer();
+ * createActor(machine, { inspect: (event) => log(sanitize(event)) });
  * ```
  */
+export function createInspectionSanitizer(): <T>(value: T) => T {
+  const known = new Set<string>();
+  return <T>(value: T): T => {
+    learn(value, known, 0, new WeakSet());
+    return sanitize(value, [...known], 0, new WeakMap()) as T;
+  };
+}
+
+/** {@link createInspectionSanitizer} for a single value: only the secrets within `value` itself are known. */
 export function sanitizeInspectionEvent<T>(value: T): T {
-  return sanitize(value, 0, new WeakMap()) as T;
+  return createInspectionSanitizer()(value);
 }
 
 /**
- * The `sanitizeContext`, `sanitizeEvent` and `serialize` options for `@statelyai/inspect`'s inspectors, all applying
- * {@link sanitizeInspectionEvent}; `serialize` also covers child actors' `input` and `output`, which the other two do
+ * The `sanitizeContext`, `sanitizeEvent` and `serialize` options for one `@statelyai/inspect` inspector, sharing one
+ * {@link createInspectionSanitizer}; `serialize` also covers child actors' `input` and `output`, which the other two do
  * not reach.
  *
  * @example
  * ```ts
- * const inspector = createBrowserInspector({ ...inspectorSanitizers });
+ * const inspector = createBrowserInspector({ ...createInspectorSanitizers() });
  * ```
  */
-export const inspectorSanitizers = {
-  sanitizeContext: <T>(context: T): T => sanitizeInspectionEvent(context),
-  sanitizeEvent: <T>(event: T): T => sanitizeInspectionEvent(event),
-  serialize: <T>(event: T): T => sanitizeInspectionEvent(event),
-};
+export function createInspectorSanitizers() {
+  const sanitize = createInspectionSanitizer();
+  return {
+    sanitizeContext: <T>(context: T): T => sanitize(context),
+    sanitizeEvent: <T>(event: T): T => sanitize(event),
+    serialize: <T>(event: T): T => sanitize(event),
+  };
+}
 
-function sanitize(value: unknown, depth: number, seen: WeakMap<object, unknown>): unknown {
+function isSecretMember(holder: object, name: string, member: unknown): member is string {
+  if (typeof member !== 'string' || member === '') return false;
+  return SECRET_MEMBERS.has(name) || (name === 'value' && TOKEN_EVENTS.has(String((holder as { type?: unknown }).type)));
+}
+
+function learn(value: unknown, known: Set<string>, depth: number, seen: WeakSet<object>): void {
+  if (typeof value !== 'object' || value === null || seen.has(value) || depth >= MAX_DEPTH) return;
+  seen.add(value);
+  if (!Array.isArray(value) && !isPlain(value)) return;
+  for (const [name, member] of Object.entries(value)) {
+    if (isSecretMember(value, name, member)) {
+      if (member.length >= MIN_REDACTED_LENGTH) known.add(member);
+    } else learn(member, known, depth + 1, seen);
+  }
+}
+
+function sanitize(value: unknown, secrets: string[], depth: number, seen: WeakMap<object, unknown>): unknown {
+  if (typeof value === 'string') return redactText(value, secrets);
   if (typeof value !== 'object' || value === null) return value;
   if (seen.has(value)) return seen.get(value);
   if (depth >= MAX_DEPTH) return REDACTED;
   if (Array.isArray(value)) {
     const copy: unknown[] = [];
     seen.set(value, copy);
-    for (const item of value) copy.push(sanitize(item, depth + 1, seen));
+    for (const item of value) copy.push(sanitize(item, secrets, depth + 1, seen));
     return copy;
   }
-  if (!isPlain(value)) return summarize(value);
+  const plain = value instanceof Error ? errorAsData(value) : isPlain(value) ? value : null;
+  if (plain === null) return summarize(value);
   const copy: Record<string, unknown> = {};
   seen.set(value, copy);
-  const redactValue = TOKEN_EVENTS.has(String((value as { type?: unknown }).type));
-  for (const [name, member] of Object.entries(value)) {
-    const secret = (SECRET_MEMBERS.has(name) || (redactValue && name === 'value')) && typeof member === 'string' && member !== '';
-    copy[name] = secret ? REDACTED : sanitize(member, depth + 1, seen);
+  for (const [name, member] of Object.entries(plain)) {
+    copy[name] = isSecretMember(plain, name, member) ? REDACTED : sanitize(member, secrets, depth + 1, seen);
   }
   return copy;
+}
+
+function errorAsData(error: Error): Record<string, unknown> {
+  return { ...error, name: error.name, message: error.message };
 }
 
 function isPlain(value: object): boolean {
@@ -89,7 +123,7 @@ function isPlain(value: object): boolean {
 
 /**
  * Class instances are not walked: an actor reference stands for itself by its ids (its internals hold its child
- * actors' input), a machine by its id; anything else (errors, URLs, dates) is passed through.
+ * actors' input), a machine by its id; anything else (URLs, dates) is passed through.
  */
 function summarize(value: object): unknown {
   const candidate = value as { id?: unknown; sessionId?: unknown; send?: unknown; root?: unknown };

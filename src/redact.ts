@@ -38,6 +38,7 @@ export function redactSecrets(error: DeviceFlowError, secrets: readonly string[]
     ...(data.errorDescription === undefined ? {} : { errorDescription: redactText(data.errorDescription, secrets) }),
     ...(data.errorUri === undefined ? {} : { errorUri: redactText(data.errorUri, secrets) }),
     ...(data.status === undefined ? {} : { status: data.status }),
+    ...(data.retryAfter === undefined ? {} : { retryAfter: data.retryAfter }),
   };
   return new DeviceFlowError(error.code, redactText(error.message, secrets), fields, causeLeaks || cause === undefined ? undefined : { cause });
 }

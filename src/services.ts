@@ -7,7 +7,7 @@
 import { fromPromise } from 'xstate';
 import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
 import { DeviceFlowError, isDeviceFlowError } from './errors.js';
-import { type FetchFunction, postForm } from './http/postForm.js';
+import { type FetchFunction, postForm, type RawResponse } from './http/postForm.js';
 import { type DeviceAuthorization, parseDeviceAuthorizationResponse } from './protocol/deviceAuthorizationResponse.js';
 import {
   authenticateClient,
@@ -50,6 +50,8 @@ export interface TransportOptions {
   requestTimeout?: number | undefined;
   /** The largest response body accepted, in bytes; 1 MiB by default. */
   maxResponseBytes?: number | undefined;
+  /** The current time in epoch ms; the wall clock by default. Polls check it against the code's expiry. */
+  now?: (() => number) | undefined;
 }
 
 /** Default of {@link TransportOptions.requestTimeout}. */
@@ -62,6 +64,8 @@ interface Exchange extends ClientRequest {
   parameters: URLSearchParams;
   /** Secrets of this request besides the client secret, removed from any error the server's answer causes. */
   secrets: string[];
+  /** Epoch ms at and after which the request must not be sent. */
+  notAfter?: number | null;
 }
 
 /**
@@ -84,6 +88,11 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
     // The Basic credentials too: a server may echo the Authorization header.
     const basicCredentials = headers.get('authorization')?.replace(/^Basic /, '') ?? '';
     const secrets = [clientSecret, basicCredentials, ...request.secrets].filter((secret) => secret.length > 0);
+    const now = settings.now ?? Date.now;
+    // A snapshot restored after the expiry re-runs the poll that was in flight: it must not go out.
+    if (request.notAfter != null && now() >= request.notAfter) {
+      throw new DeviceFlowError('ExpiredError', 'The user code expired before the user completed the authorization');
+    }
     try {
       await settings.parameterModifier?.(request.stage, request.parameters);
       const modifiable: ModifiableRequest = { url: new URL(request.url), headers };
@@ -97,7 +106,7 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
           maxResponseBytes: settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
         },
       );
-      const members = parseResponseBody(response.body, response.headers.get('content-type'), response.status);
+      const members = readMembers(response, now());
       return parse(redactErrorMembers(members, secrets), response.status);
     } catch (error) {
       if (signal.aborted) throw error;
@@ -117,7 +126,7 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
     /** @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4) */
     pollToken: fromPromise<PollOutcome, DeviceTokenRequest>(({ input, signal }) =>
       exchange(
-        { ...input, stage: 'RequestingAccessToken', parameters: deviceCodeGrantParameters(input), secrets: [input.deviceCode] },
+        { ...input, stage: 'RequestingAccessToken', parameters: deviceCodeGrantParameters(input), secrets: [input.deviceCode], notAfter: input.notAfter },
         signal,
         (members, status) => parsePollResponse(members, input, status),
       ),
@@ -131,6 +140,38 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
       ),
     ),
   };
+}
+
+/**
+ * The members of `response`'s body. A 429 or 5xx answer without an OAuth error body (a proxy's error page, an
+ * overloaded server) is a transport fault, reported as `NetworkError` with the status and any `Retry-After`, so that
+ * polling backs off and tries again (RFC 8628 §3.5).
+ */
+function readMembers(response: RawResponse, now: number): ResponseMembers {
+  const { status, headers, body } = response;
+  const fault = status === 429 || status >= 500;
+  let members: ResponseMembers | null = null;
+  try {
+    members = parseResponseBody(body, headers.get('content-type'), status);
+  } catch (error) {
+    if (!fault) throw error;
+  }
+  if (members !== null && (!fault || 'error' in members)) return members;
+  const retryAfter = status === 429 || status === 503 ? retryAfterSeconds(headers.get('retry-after'), now) : null;
+  throw new DeviceFlowError('NetworkError', `The server answered HTTP ${status} without an OAuth error`, { status, ...(retryAfter === null ? {} : { retryAfter }) });
+}
+
+/**
+ * `Retry-After` in seconds: delay-seconds, or an HTTP date counted from `now`; `null` when absent or unreadable.
+ *
+ * @see [RFC 9110 §10.2.3](https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3)
+ */
+export function retryAfterSeconds(value: string | null, now: number): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
 /** The actors {@link createDeviceFlowActors} returns. */

@@ -22,6 +22,8 @@ export interface FlowSettingsInput {
   refreshLeadTime?: number;
   token?: string;
   refreshToken?: string;
+  allowInsecureHttp?: boolean;
+  maxConsecutiveFailures?: number | null;
 }
 
 type Normalisers = { [K in keyof FlowSettings]-?: (value: unknown, name: K) => FlowSettings[K] };
@@ -37,8 +39,11 @@ const normalisers: Normalisers = {
   requestedScopeTokens: scopeTokens,
   nonceMode: (value, name) => oneOf(value, name, NONCE_MODES),
   nonce: requireString,
-  autoRefresh: (value, name) => {
-    if (typeof value !== 'boolean') throw invalid(name, 'must be true or false');
+  autoRefresh: boolean,
+  allowInsecureHttp: boolean,
+  maxConsecutiveFailures: (value, name) => {
+    if (value === null) return null;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw invalid(name, 'must be a whole number, 0 or more, or null for no limit');
     return value;
   },
   refreshLeadTime: (value, name) => {
@@ -80,6 +85,11 @@ function endpoint(value: unknown, name: string): string | null {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(name, 'must be an http: or https: URL');
   return url.href;
+}
+
+function boolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalid(name, 'must be true or false');
+  return value;
 }
 
 /**

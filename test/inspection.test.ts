@@ -1,7 +1,7 @@
 import { createActor, type InspectionEvent, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { deviceAuthorizationChart } from '../machines/deviceAuthorization.js';
-import { inspectorSanitizers, sanitizeInspectionEvent } from '../src/inspection.js';
+import { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from '../src/inspection.js';
 import { deferredFlowActors, flushPromises, sampleAuthorization, sampleTokens } from './helpers/deferredActors.js';
 
 const secrets = ['device-code-secret', 'access-token-secret', 'refresh-token-secret', 'id-token-secret', 'manual-token-secret'];
@@ -34,7 +34,8 @@ describe('sanitizeInspectionEvent', () => {
     // The raw events do carry every secret: the check below means something.
     expect(leaked(describeAll(unsanitised))).toEqual(secrets);
 
-    const sanitised = raw.map((event) => sanitizeInspectionEvent(event));
+    const sanitize = createInspectionSanitizer();
+    const sanitised = raw.map((event) => sanitize(event));
     const text = JSON.stringify(sanitised);
     expect(leaked(text)).toEqual([]);
     expect(text).toContain('"userCode":"WDJB-MJHT"');
@@ -59,8 +60,18 @@ describe('sanitizeInspectionEvent', () => {
     expect(copy.self).toBe(copy);
   });
 
+  it('remembers the secrets it saw, to cut them out of later strings and errors', () => {
+    const sanitize = createInspectionSanitizer();
+    sanitize({ context: { token: 'remembered-token-1' } });
+    expect(sanitize({ event: { type: 'xstate.error.actor.refreshTokens', error: new Error('server says remembered-token-1 is revoked') } })).toEqual({
+      event: { type: 'xstate.error.actor.refreshTokens', error: { name: 'Error', message: 'server says [redacted] is revoked' } },
+    });
+    expect(sanitizeInspectionEvent({ message: 'remembered-token-1' })).toEqual({ message: 'remembered-token-1' });
+  });
+
   it('gives @statelyai/inspect options that sanitise too', () => {
-    expect(inspectorSanitizers.sanitizeContext({ deviceCode: 'd' })).toEqual({ deviceCode: '[redacted]' });
-    expect(inspectorSanitizers.serialize({ snapshot: { input: { refreshToken: 'r' } } })).toEqual({ snapshot: { input: { refreshToken: '[redacted]' } } });
+    const sanitizers = createInspectorSanitizers();
+    expect(sanitizers.sanitizeContext({ deviceCode: 'd' })).toEqual({ deviceCode: '[redacted]' });
+    expect(sanitizers.serialize({ snapshot: { input: { refreshToken: 'r' } } })).toEqual({ snapshot: { input: { refreshToken: '[redacted]' } } });
   });
 });

@@ -67,8 +67,39 @@ describe('HTTP requests', () => {
   });
 
   it('fails with ServerError, keeping the status, when the body is neither JSON nor form', async () => {
-    server.queue('/token', { status: 502, headers: { 'content-type': 'text/html' }, body: '<h1>Bad Gateway</h1>' });
-    expect(await rejectionOf(poll())).toMatchObject({ code: 'ServerError', status: 502 });
+    server.queue('/token', { status: 200, headers: { 'content-type': 'text/html' }, body: '<h1>Welcome</h1>' });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'ServerError', status: 200 });
+  });
+
+  it('reports a 429 or 5xx answer without an OAuth error body as a NetworkError fault, with its Retry-After', async () => {
+    server.queue(
+      '/token',
+      { status: 502, headers: { 'content-type': 'text/html' }, body: '<h1>Bad Gateway</h1>' },
+      { status: 503, headers: { 'retry-after': '120' }, json: { message: 'maintenance' } },
+      { status: 429, headers: { 'retry-after': new Date(Date.now() + 30_000).toUTCString() }, body: '' },
+      { status: 500, headers: { 'retry-after': '99' }, json: {} },
+    );
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 502, message: 'The server answered HTTP 502 without an OAuth error' });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 503, retryAfter: 120 });
+    const limited = await rejectionOf(poll());
+    expect(limited).toMatchObject({ code: 'NetworkError', status: 429 });
+    expect(limited.retryAfter).toBeGreaterThanOrEqual(28);
+    expect(limited.retryAfter).toBeLessThanOrEqual(30);
+    // Retry-After counts only on 429 and 503.
+    expect((await rejectionOf(poll())).retryAfter).toBeUndefined();
+  });
+
+  it('keeps an OAuth error sent with a 5xx status an OAuth error', async () => {
+    server.queue('/token', { status: 503, json: { error: 'temporarily_unavailable' } }, { status: 429, json: { error: 'slow_down' } });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'ServerError', error: 'temporarily_unavailable', status: 503 });
+    await expect(poll()).resolves.toEqual({ kind: 'slowDown', interval: null });
+  });
+
+  it('does not send a poll at or after the given expiry', async () => {
+    const before = server.requests.length;
+    const error = await rejectionOf(run('pollToken', { url: server.url('/token'), deviceCode: 'dc', requestedScopeTokens: [], notAfter: Date.now() - 1 }));
+    expect(error.code).toBe('ExpiredError');
+    expect(server.requests).toHaveLength(before);
   });
 
   it('fails with NetworkError when nothing answers', async () => {
@@ -106,7 +137,7 @@ describe('client authentication', () => {
     const actors = createDeviceFlowActors({ clientSecret: 's' });
     const client = { clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_basic' } as const;
     await toPromise(createActor(actors.requestDeviceAuthorization, { input: { ...client, url: server.url('/device'), scope: [], nonce: null } }).start());
-    await toPromise(createActor(actors.pollToken, { input: { ...client, url: server.url('/token'), deviceCode: 'd', requestedScopeTokens: [] } }).start());
+    await toPromise(createActor(actors.pollToken, { input: { ...client, url: server.url('/token'), deviceCode: 'd', requestedScopeTokens: [], notAfter: null } }).start());
     await toPromise(createActor(actors.refreshTokens, { input: { ...client, url: server.url('/token'), refreshToken: 'r', requestedScopeTokens: [] } }).start());
     expect(server.requests.map((request) => request.headers.authorization)).toEqual(Array(3).fill(`Basic ${btoa('tv-app:s')}`));
     expect(server.requests.map((request) => request.params.has('client_secret') || request.params.has('client_id'))).toEqual([false, false, false]);
@@ -118,7 +149,7 @@ describe('client authentication', () => {
     const pollOnce = () =>
       toPromise(
         createActor(actors.pollToken, {
-          input: { url: server.url('/token'), clientIdentifier: 'c', clientAuthentication: 'client_secret_post', deviceCode: 'd', requestedScopeTokens: [] },
+          input: { url: server.url('/token'), clientIdentifier: 'c', clientAuthentication: 'client_secret_post', deviceCode: 'd', requestedScopeTokens: [], notAfter: null },
         }).start(),
       );
     await pollOnce();
@@ -201,7 +232,7 @@ describe('secrets in errors', () => {
     server.queue('/token', { status: 401, json: { error: 'invalid_client', error_description: `bad Authorization: Basic ${credentials}` } });
     const actors = createDeviceFlowActors({ clientSecret: 'basic-secret-1' });
     const actor = createActor(actors.pollToken, {
-      input: { url: server.url('/token'), clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_basic', deviceCode: 'dc-secret-1', requestedScopeTokens: [] },
+      input: { url: server.url('/token'), clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_basic', deviceCode: 'dc-secret-1', requestedScopeTokens: [], notAfter: null },
     }).start();
     const error = await rejectionOf(toPromise(actor));
     expect(server.requestsTo('/token').at(-1)!.headers.authorization).toBe(`Basic ${credentials}`);

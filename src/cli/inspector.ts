@@ -10,7 +10,7 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InspectionEvent, Observer } from 'xstate';
 import { DeviceFlowError } from '../errors.js';
-import { inspectorSanitizers } from '../inspection.js';
+import { createInspectorSanitizers } from '../inspection.js';
 
 /** A running relay. */
 export interface InspectorRelay {
@@ -36,7 +36,7 @@ export async function startInspectorRelay(): Promise<InspectorRelay> {
   const port = await freeLoopbackPort();
   const relay = onLoopbackOnly(() => server.createInspectorServer({ port, autoOpen: false }));
   const socketUrl = `ws://127.0.0.1:${port}`;
-  const inspector = inspect.createWebSocketInspector({ url: socketUrl, ...inspectorSanitizers });
+  const inspector = inspect.createWebSocketInspector({ url: socketUrl, ...createInspectorSanitizers() });
   return {
     url: `http://127.0.0.1:${port}`,
     socketUrl,

@@ -48,6 +48,7 @@ export interface RawResponse {
  */
 export async function postForm(request: FormPost, options: PostOptions): Promise<RawResponse> {
   const controller = new AbortController();
+  let url = request.url;
   const stopFollowing = follow(options.signal, controller);
   const timer = setTimeout(
     () => controller.abort(new DeviceFlowError('NetworkError', `No complete answer from ${describe(request.url)} within ${options.timeout / 1000} s`)),
@@ -56,27 +57,62 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
   try {
     const $fetch = createFetch({ fetch: (options.fetch ?? globalThis.fetch) as typeof globalThis.fetch });
     request.headers.set('content-type', 'application/x-www-form-urlencoded');
-    const response = await $fetch.raw(request.url, {
-      method: 'POST',
-      headers: request.headers,
-      // URLSearchParams, not a string: ofetch would add `Accept: application/json` to a string body that a request
-      // modifier had deliberately removed.
-      body: request.body,
-      responseType: 'stream',
-      ignoreResponseError: true,
-      retry: false,
-      signal: controller.signal,
-    });
-    const body = await readCappedBody(response.body, options.maxResponseBytes, response.status);
-    return { status: response.status, headers: response.headers, body };
+    for (let redirects = 0; ; redirects++) {
+      const response = await $fetch.raw(url, {
+        method: 'POST',
+        headers: request.headers,
+        // URLSearchParams, not a string: ofetch would add `Accept: application/json` to a string body that a request
+        // modifier had deliberately removed.
+        body: request.body,
+        responseType: 'stream',
+        ignoreResponseError: true,
+        retry: false,
+        // Redirects are ours to judge: following one to another origin would hand it the device code or a secret.
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      const next = redirectTarget(response, url, redirects);
+      if (next !== null) {
+        await response.body?.cancel();
+        url = next;
+        continue;
+      }
+      const body = await readCappedBody(response.body, options.maxResponseBytes, response.status);
+      return { status: response.status, headers: response.headers, body };
+    }
   } catch (error) {
     if (controller.signal.aborted) throw controller.signal.reason;
     if (isDeviceFlowError(error)) throw error;
-    throw new DeviceFlowError('NetworkError', `The request to ${describe(request.url)} failed${reasonOf(error)}`, {}, { cause: rootCause(error) });
+    throw new DeviceFlowError('NetworkError', `The request to ${describe(url)} failed${reasonOf(error)}`, {}, { cause: rootCause(error) });
   } finally {
     clearTimeout(timer);
     stopFollowing();
   }
+}
+
+const MAX_REDIRECTS = 3;
+
+/**
+ * Where to send the POST again after `response`, or `null` when it is not a redirect. Only 307 and 308 keep the method
+ * and body, and only a target on the same origin is trusted with them.
+ *
+ * @throws {DeviceFlowError} `ServerError` for any other redirect (in browsers, every redirect: they hide the target).
+ */
+function redirectTarget(response: Response, url: string, redirects: number): string | null {
+  const { status } = response;
+  const opaque = response.type === 'opaqueredirect';
+  if (!opaque && (status < 300 || status > 399)) return null;
+  const location = response.headers.get('location');
+  const target = location === null ? null : new URL(location, url);
+  const from = new URL(url);
+  if (!opaque && target !== null && target.origin === from.origin && (status === 307 || status === 308) && redirects < MAX_REDIRECTS) {
+    return target.href;
+  }
+  throw new DeviceFlowError(
+    'ServerError',
+    `${describe(url)} answered with a redirect (HTTP ${status || 'opaque'}${target ? ` to ${target.origin}${target.origin === from.origin ? target.pathname : ''}` : ''}); only ${MAX_REDIRECTS} same-origin 307/308 redirects are followed`,
+    status === 0 ? {} : { status },
+  );
 }
 
 function follow(signal: AbortSignal | undefined, controller: AbortController): () => void {

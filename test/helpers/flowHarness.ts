@@ -32,6 +32,9 @@ export const SIGNAL_NAMES = [
   'nonceChanged',
   'autoRefreshChanged',
   'refreshLeadTimeChanged',
+  'allowInsecureHttpChanged',
+  'maxConsecutiveFailuresChanged',
+  'transientError',
 ] as const satisfies readonly DeviceFlowSignalName[];
 
 export type RecordedSignal = { [K in DeviceFlowSignalName]: { name: K; args: DeviceFlowSignals[K] } }[DeviceFlowSignalName];

@@ -32,6 +32,8 @@ const input: DeviceFlowInput = {
   clientIdentifier: 'tv-app',
   requestedScopeTokens: ['read'],
   nonceMode: 'Disabled',
+  // One transport fault is ridden out, the next ends the polling: both branches are in the model.
+  maxConsecutiveFailures: 1,
 };
 
 // ── Events of the model ─────────────────────────────────────────────────────────────────────────────────────────
@@ -66,6 +68,7 @@ const events: AnyEventObject[] = [
   { type: 'xstate.done.actor.pollToken', output: { kind: 'granted', tokens: sampleTokens({ expiresIn: null }) } },
   { type: 'xstate.done.actor.pollToken', output: { kind: 'granted', tokens: sampleTokens({ expiresIn: sixtyDays }) } },
   { type: 'xstate.error.actor.pollToken', error: serverError },
+  { type: 'xstate.error.actor.pollToken', error: new DeviceFlowError('NetworkError', 'connection reset', { status: 503, retryAfter: 7 }) },
   { type: 'xstate.done.actor.refreshTokens', output: sampleTokens({ accessToken: 'refreshed', expiresIn: 3600 }) },
   { type: 'xstate.error.actor.refreshTokens', error: new DeviceFlowError('ServerError', 'revoked', { error: 'invalid_grant' }) },
   { type: AFTER.poll },
@@ -150,6 +153,7 @@ function describeState(snapshot: AnyMachineSnapshot): string {
     context.refreshToken !== '',
     context.pollInterval,
     context.refreshLeadTime,
+    context.consecutiveFailures,
     relative(context.nextPollAt),
     relative(context.userCodeExpirationAt),
     relative(context.refreshCheckpoint),

@@ -23,6 +23,7 @@ describe('polling cadence (RFC 8628 §3.4–3.5)', () => {
       clientAuthentication: 'client_secret_post',
       deviceCode: 'device-code-1',
       requestedScopeTokens: ['read'],
+      notAfter: T0 + 1_800_000,
     });
   });
 
@@ -109,8 +110,8 @@ describe('poll failures', () => {
     expect(flow.requestDeviceAuthorization.calls).toHaveLength(1);
   });
 
-  it('reports a transport failure as requestFailed without serverReportedErrorOccurred', async () => {
-    const flow = await authorized();
+  it('reports a transport failure it does not ride out as requestFailed without serverReportedErrorOccurred', async () => {
+    const flow = await authorized({}, { ...defaultInput, maxConsecutiveFailures: 0 });
     flow.clock.increment(5_000);
     await fail(flow.pollToken.last, new TypeError('fetch failed'));
     expect(flow.ofType('serverReportedErrorOccurred')).toHaveLength(0);

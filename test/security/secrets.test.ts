@@ -1,0 +1,99 @@
+/**
+ * Secret hygiene: a distinct secret is planted in every secret field (access, refresh and ID tokens, device code,
+ * client secret), a server echoes them back in its error descriptions, a modifier quotes them in its exception, and
+ * every output a developer could print is searched for all of them.
+ */
+import { inspect } from 'node:util';
+import { format } from 'node:util';
+import type { InspectionEvent } from 'xstate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceFlowError } from '../../src/errors.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { createInspectionSanitizer } from '../../src/inspection.js';
+import { createTestFlow, nextSignal } from '../helpers/flowHarness.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
+
+const SECRETS = {
+  accessToken: 'AccessTokenSecret-7f3a9c1e',
+  refreshToken: 'RefreshTokenSecret-2b8d4e6f',
+  idToken: 'IdTokenSecret-9a1c3e5g',
+  deviceCode: 'DeviceCodeSecret-4h6j8k0m',
+  clientSecret: 'ClientSecret-1q3w5e7r',
+};
+const ALL = Object.values(SECRETS);
+/** What a hostile server, or a careless modifier, puts in an error: every secret the flow holds at that moment. */
+const quoting = (...secrets: string[]) => `leaking ${secrets.join(' and ')}`;
+
+let server: LoopbackServer;
+beforeAll(async () => {
+  server = await LoopbackServer.start();
+  server.handle('/device', { json: { device_code: SECRETS.deviceCode, user_code: 'ABCD-EFGH', verification_uri: 'https://example.com/device', expires_in: 600, interval: 5 } });
+});
+afterAll(() => server.close());
+
+describe('secrets', () => {
+  it('appear in no error message, serialised error, flow summary, log line or sanitised inspection event', async () => {
+    const errors: DeviceFlowError[] = [];
+    const inspection: InspectionEvent[] = [];
+    const { flow, clock } = createTestFlow(server, {
+      clientIdentifierSharedKey: SECRETS.clientSecret,
+      token: SECRETS.accessToken,
+      refreshToken: SECRETS.refreshToken,
+      requestedScopeTokens: ['openid'],
+      inspect: (event) => inspection.push(event),
+    });
+    flow.on('requestFailed', (error) => errors.push(error));
+    const outputs: string[] = [];
+    const capture = () => outputs.push(inspect(flow, { depth: 10 }), format('%o', flow), JSON.stringify(flow), String(flow));
+
+    // 1. A poll answered with an error quoting the tokens, the device code and the client secret; 2. a grant that adds
+    // the ID token; 3. a refresh refused the same way; 4. a modifier that throws with the secrets in its message.
+    const whilePolling = quoting(SECRETS.accessToken, SECRETS.refreshToken, SECRETS.deviceCode, SECRETS.clientSecret);
+    const afterGrant = quoting(SECRETS.accessToken, SECRETS.refreshToken, SECRETS.idToken, SECRETS.clientSecret);
+    server.queue('/token', { status: 400, json: { error: 'invalid_grant', error_description: whilePolling, error_uri: `https://as/${SECRETS.deviceCode}` } });
+    flow.grant();
+    await nextSignal(flow, 'authorizeWithUserCode');
+    capture();
+    clock.increment(5_000);
+    await nextSignal(flow, 'requestFailed');
+    capture();
+
+    server.queue('/token', { json: { access_token: SECRETS.accessToken, refresh_token: SECRETS.refreshToken, id_token: SECRETS.idToken, scope: 'openid', expires_in: 3600 } });
+    flow.startTokenPolling();
+    clock.increment(5_000);
+    await nextSignal(flow, 'granted');
+    capture();
+
+    server.queue('/token', { status: 400, json: { error: 'invalid_grant', error_description: afterGrant } });
+    flow.refreshTokens();
+    await nextSignal(flow, 'requestFailed');
+
+    flow.networkRequestModifier = () => {
+      throw new Error(`signing failed for ${afterGrant}`);
+    };
+    flow.refreshTokens();
+    await nextSignal(flow, 'requestFailed');
+    capture();
+
+    expect(errors.map((error) => error.code)).toEqual(['ServerError', 'ServerError', 'ClientError']);
+    for (const error of errors) {
+      outputs.push(error.message, JSON.stringify(error), inspect(error, { depth: 10 }), format('%s %o', error, error), String(error.cause ?? ''));
+    }
+    const sanitize = createInspectionSanitizer();
+    outputs.push(JSON.stringify(inspection.map((event) => sanitize(event))));
+    const leaks = ALL.filter((secret) => outputs.some((output) => output.includes(secret)));
+    expect(leaks).toEqual([]);
+
+    // The outputs are not empty: they say what happened.
+    expect(outputs.join('\n')).toMatch(/\[redacted\]/);
+    expect(inspect(flow)).toMatch(/^OAuth2DeviceAuthorizationFlow \{\n? *status: 'Granted'/);
+    expect(JSON.parse(JSON.stringify(flow))).toMatchObject({ status: 'Granted', hasToken: true, hasRefreshToken: true, hasIdToken: true, userCode: 'ABCD-EFGH' });
+    flow.dispose();
+  });
+
+  it('are still readable where the application asks for them', async () => {
+    const flow = new OAuth2DeviceAuthorizationFlow({ token: SECRETS.accessToken, clientIdentifierSharedKey: SECRETS.clientSecret });
+    expect([flow.token, flow.clientIdentifierSharedKey]).toEqual([SECRETS.accessToken, SECRETS.clientSecret]);
+    flow.dispose();
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Transport security: https or loopback only (unless allowed), capped response bodies, and no redirect that would
+ * carry a device code or a secret to another origin.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { createTestFlow, deviceAuthorizationReply, nextSignal } from '../helpers/flowHarness.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
+
+let server: LoopbackServer;
+let elsewhere: LoopbackServer;
+beforeAll(async () => {
+  [server, elsewhere] = await Promise.all([LoopbackServer.start(), LoopbackServer.start()]);
+});
+afterAll(() => Promise.all([server.close(), elsewhere.close()]));
+
+describe('plain HTTP', () => {
+  it('is refused at once for a non-loopback endpoint, naming the option, with nothing sent', async () => {
+    const sent: string[] = [];
+    const flow = new OAuth2DeviceAuthorizationFlow({
+      authorizationUrl: 'http://login.example.com/device',
+      tokenUrl: 'https://login.example.com/token',
+      fetch: async (input) => (sent.push(input), new Response('{}')),
+    });
+    const failures: string[] = [];
+    flow.on('requestFailed', (error) => failures.push(`${error.code}: ${error.message}`));
+    flow.grant();
+    expect(failures).toEqual([
+      'ClientError: The authorization endpoint http://login.example.com is not https: device codes, tokens and secrets would travel in clear text. Use https, or set allowInsecureHttp: true to allow plain HTTP',
+    ]);
+    expect(sent).toEqual([]);
+    flow.allowInsecureHttp = true;
+    flow.grant();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent).toEqual(['http://login.example.com/device']);
+    flow.dispose();
+  });
+});
+
+describe('response bodies', () => {
+  it('over 1 MiB fail with ServerError, and the connection is closed instead of drained', async () => {
+    let closedEarly!: (early: boolean) => void;
+    const closed = new Promise<boolean>((resolve) => (closedEarly = resolve));
+    server.handle('/huge', (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let written = 0;
+      const pump = () => {
+        while (written < 10 * 1024 * 1024) {
+          written += chunk.length;
+          if (!response.write(chunk)) return void response.once('drain', pump);
+        }
+        response.end();
+      };
+      response.on('close', () => closedEarly(written < 10 * 1024 * 1024));
+      pump();
+      return 'handled';
+    });
+    const flow = new OAuth2DeviceAuthorizationFlow({ authorizationUrl: server.url('/huge'), tokenUrl: server.url('/token') });
+    flow.grant();
+    const [error] = await nextSignal(flow, 'requestFailed');
+    expect(error).toMatchObject({ code: 'ServerError', status: 200, message: 'The server sent a response body larger than 1048576 bytes' });
+    expect(await closed).toBe(true);
+    flow.dispose();
+  });
+});
+
+describe('redirects', () => {
+  it('to another origin are refused, and the other origin receives nothing', async () => {
+    server.handle('/moved', { status: 307, headers: { location: elsewhere.url('/device') } });
+    elsewhere.handle('/device', deviceAuthorizationReply());
+    const { flow } = createTestFlow(server, { authorizationUrl: server.url('/moved'), clientIdentifierSharedKey: 'client-secret-abcdef' });
+    flow.grant();
+    const [error] = await nextSignal(flow, 'requestFailed');
+    expect(error).toMatchObject({ code: 'ServerError', status: 307 });
+    expect(error.message).toContain(`redirect (HTTP 307 to ${new URL(elsewhere.url('/')).origin})`);
+    expect(elsewhere.requests).toEqual([]);
+    flow.dispose();
+  });
+
+  it('within the origin are followed when they keep the method (307, 308), and refused when they would not (302)', async () => {
+    server.handle('/old-device', { status: 308, headers: { location: '/device' } });
+    server.handle('/device', deviceAuthorizationReply());
+    server.handle('/found', { status: 302, headers: { location: '/device' } });
+    const followed = createTestFlow(server, { authorizationUrl: server.url('/old-device') });
+    followed.flow.grant();
+    await nextSignal(followed.flow, 'authorizeWithUserCode');
+    const request = server.requestsTo('/device').at(-1)!;
+    expect(request.method).toBe('POST');
+    expect(request.params.get('client_id')).toBe('tv-app');
+    followed.flow.dispose();
+
+    const refused = createTestFlow(server, { authorizationUrl: server.url('/found') });
+    refused.flow.grant();
+    const [error] = await nextSignal(refused.flow, 'requestFailed');
+    expect(error).toMatchObject({ code: 'ServerError', status: 302 });
+    refused.flow.dispose();
+  });
+
+  it('in a loop stop after three hops', async () => {
+    server.handle('/loop', { status: 307, headers: { location: '/loop' } });
+    const { flow } = createTestFlow(server, { authorizationUrl: server.url('/loop') });
+    const before = server.requestsTo('/loop').length;
+    flow.grant();
+    const [error] = await nextSignal(flow, 'requestFailed');
+    expect(error.message).toMatch(/only 3 same-origin 307\/308 redirects are followed/);
+    expect(server.requestsTo('/loop').length - before).toBe(4);
+    flow.dispose();
+  });
+});
