@@ -10,6 +10,12 @@ import type { ResponseMembers } from './responseBody.js';
 import { serverReportedError } from './serverError.js';
 import { readHttpUrl } from './urls.js';
 
+/** The longest user code accepted: a person has to type it. */
+export const MAX_USER_CODE_LENGTH = 256;
+
+/** The longest verification URL accepted: it must fit a QR code and a browser's address bar. */
+export const MAX_VERIFICATION_URL_LENGTH = 2048;
+
 /** The polling interval, in seconds, when the server sends none. */
 export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
 
@@ -64,7 +70,8 @@ const STANDARD_MEMBERS = new Set([
  * - `verification_url` and `verification_url_complete` are accepted as aliases of the `_uri` members.
  * - `expires_in` and `interval` may be numbers or numeric strings; a missing or invalid `interval` means 5 seconds.
  * - Durations longer than a day count as a day, and intervals shorter than a second as a second.
- * - Verification URLs must be absolute `http:`/`https:` URLs; anything else counts as missing.
+ * - Verification URLs must be absolute `http:`/`https:` URLs of at most 2048 characters, and user codes at most 256
+ *   characters long; anything else counts as missing.
  *
  * @throws {DeviceFlowError} `ServerError` for an OAuth error response; `OAuthTokenNotFoundError` when `device_code`,
  *   `user_code`, `expires_in` or the verification URL is missing or unusable.
@@ -75,9 +82,9 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
   if (oauthError !== null) throw serverReportedError(oauthError, 'deviceAuthorization');
 
   const deviceCode = readNonEmptyString(members.device_code);
-  const userCode = readNonEmptyString(members.user_code);
+  const userCode = limited(readNonEmptyString(members.user_code), MAX_USER_CODE_LENGTH);
   const expiresIn = readPositiveSeconds(members.expires_in);
-  const verificationUrl = readHttpUrl(members.verification_uri ?? members.verification_url);
+  const verificationUrl = limited(readHttpUrl(members.verification_uri ?? members.verification_url), MAX_VERIFICATION_URL_LENGTH);
   const missing = [
     deviceCode === null && 'device_code',
     userCode === null && 'user_code',
@@ -95,9 +102,13 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
     deviceCode,
     userCode,
     verificationUrl,
-    completeVerificationUrl: readHttpUrl(members.verification_uri_complete ?? members.verification_url_complete),
+    completeVerificationUrl: limited(readHttpUrl(members.verification_uri_complete ?? members.verification_url_complete), MAX_VERIFICATION_URL_LENGTH),
     expiresIn,
     interval: readPollInterval(members.interval) ?? DEFAULT_POLL_INTERVAL_SECONDS,
     extraTokens: extraMembers(members, STANDARD_MEMBERS),
   };
+}
+
+function limited(value: string | null, maxLength: number): string | null {
+  return value !== null && value.length <= maxLength ? value : null;
 }

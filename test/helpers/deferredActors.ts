@@ -7,17 +7,19 @@ import type { DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenReques
 export interface PendingCall<I, O> {
   input: I;
   signal: AbortSignal;
+  /** When the call started, by the clock given to the actor's factory (`NaN` without one). */
+  startedAt: number;
   resolve(output: O): void;
   reject(error: unknown): void;
 }
 
 /** A promise actor whose calls wait until the test settles them. */
-export function deferredActor<I, O>() {
+export function deferredActor<I, O>(now: () => number = () => Number.NaN) {
   const calls: PendingCall<I, O>[] = [];
   const logic = fromPromise<O, I>(
     ({ input, signal }) =>
       new Promise<O>((resolve, reject) => {
-        calls.push({ input, signal, resolve, reject });
+        calls.push({ input, signal, startedAt: now(), resolve, reject });
       }),
   );
   return {
@@ -33,10 +35,10 @@ export function deferredActor<I, O>() {
 }
 
 /** Deferred doubles for the three actors of the device authorization machine. */
-export function deferredFlowActors() {
-  const requestDeviceAuthorization = deferredActor<DeviceAuthorizationRequest, DeviceAuthorization>();
-  const pollToken = deferredActor<DeviceTokenRequest, PollOutcome>();
-  const refreshTokens = deferredActor<RefreshTokenRequest, TokenResponse>();
+export function deferredFlowActors(now?: () => number) {
+  const requestDeviceAuthorization = deferredActor<DeviceAuthorizationRequest, DeviceAuthorization>(now);
+  const pollToken = deferredActor<DeviceTokenRequest, PollOutcome>(now);
+  const refreshTokens = deferredActor<RefreshTokenRequest, TokenResponse>(now);
   return {
     requestDeviceAuthorization,
     pollToken,

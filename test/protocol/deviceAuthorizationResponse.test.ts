@@ -78,6 +78,8 @@ describe('parseDeviceAuthorizationResponse', () => {
     ['javascript: verification_uri', { verification_uri: 'javascript:alert(1)' }],
     ['data: verification_uri', { verification_uri: 'data:text/html,<script>alert(1)</script>' }],
     ['file: verification_uri', { verification_uri: 'file:///etc/passwd' }],
+    ['a user code nobody could type', { user_code: 'W'.repeat(257) }],
+    ['a verification URL no QR code could hold', { verification_uri: `https://example.com/${'x'.repeat(2048)}` }],
   ])('fails with OAuthTokenNotFoundError for %s', (_name, override) => {
     expect(thrownBy(() => parseDeviceAuthorizationResponse({ ...rfcExample, ...override })).code).toBe('OAuthTokenNotFoundError');
   });

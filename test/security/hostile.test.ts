@@ -1,0 +1,214 @@
+/**
+ * A hostile or broken server, at the device authorization endpoint and at the token endpoint while polling. Each
+ * behaviour has the outcome documented in docs/resilience.md; none crashes the flow, rejects unhandled (vitest would
+ * fail the run), or leaves a timer or socket behind.
+ */
+import type { ServerResponse } from 'node:http';
+import { SimulatedClock } from 'xstate';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeviceFlowError } from '../../src/errors.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { deviceAuthorizationReply } from '../helpers/flowHarness.js';
+import { LoopbackServer, type RecordedRequest, type Reply } from '../helpers/loopbackServer.js';
+
+type Behaviour = (request: RecordedRequest, response: ServerResponse) => Reply | 'handled';
+
+// A million characters: a megabyte, within the 1 MiB body limit.
+const MEGABYTE = 'm'.repeat(1_000_000);
+
+/** What a hostile endpoint does, by name. */
+const BEHAVIOURS: Record<string, Behaviour> = {
+  'connection reset mid-response': (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': '200' });
+    response.write('{"access_token":"');
+    setTimeout(() => response.socket?.destroy(), 10);
+    return 'handled';
+  },
+  'accept, then hang': () => 'handled',
+  'a body that trickles one byte a second': (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    const trickle = setInterval(() => response.write(' '), 1000);
+    response.on('close', () => clearInterval(trickle));
+    response.write('{');
+    return 'handled';
+  },
+  'truncated JSON': () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"access_token":"abc' }),
+  'an HTML 502 page': () => ({ status: 502, headers: { 'content-type': 'text/html' }, body: '<html><body><h1>502 Bad Gateway</h1></body></html>' }),
+  '200 with an empty body': () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '' }),
+  'invalid UTF-8': (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(Buffer.from([0x7b, 0x22, 0x61, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]));
+    return 'handled';
+  },
+  'a 10 MiB body': (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(256 * 1024, 0x20);
+    let left = 40;
+    const pump = () => {
+      while (left-- > 0) if (!response.write(chunk)) return void response.once('drain', pump);
+      response.end();
+    };
+    pump();
+    return 'handled';
+  },
+  'an error member that is not a string': () => ({ status: 400, json: { error: { code: 42 } } }),
+  'a redirect to another host': () => ({ status: 307, headers: { location: 'http://127.0.0.2:9/elsewhere' } }),
+};
+
+/** The outcome at each endpoint: the failure's code, or `fault` for a transport fault ridden out while polling. */
+const OUTCOMES: Record<string, { authorization: string; polling: string }> = {
+  'connection reset mid-response': { authorization: 'NetworkError', polling: 'fault' },
+  'accept, then hang': { authorization: 'NetworkError', polling: 'fault' },
+  'a body that trickles one byte a second': { authorization: 'NetworkError', polling: 'fault' },
+  'truncated JSON': { authorization: 'ServerError', polling: 'ServerError' },
+  'an HTML 502 page': { authorization: 'NetworkError', polling: 'fault' },
+  '200 with an empty body': { authorization: 'ServerError', polling: 'ServerError' },
+  'invalid UTF-8': { authorization: 'ServerError', polling: 'ServerError' },
+  'a 10 MiB body': { authorization: 'ServerError', polling: 'ServerError' },
+  'an error member that is not a string': { authorization: 'ServerError', polling: 'ServerError' },
+  'a redirect to another host': { authorization: 'ServerError', polling: 'ServerError' },
+};
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function hostileServer(device: Behaviour | Reply, token: Behaviour | Reply = { status: 400, json: { error: 'authorization_pending' } }) {
+  const server = await LoopbackServer.start();
+  server.handle('/device', device);
+  server.handle('/token', token);
+  return server;
+}
+
+function flowAgainst(server: LoopbackServer) {
+  const clock = new SimulatedClock();
+  clock.set(Date.now());
+  const flow = new OAuth2DeviceAuthorizationFlow({
+    authorizationUrl: server.url('/device'),
+    tokenUrl: server.url('/token'),
+    clientIdentifier: 'tv-app',
+    requestTimeout: 300,
+    clock,
+  });
+  const outcome = new Promise<string>((resolve) => {
+    flow.on('requestFailed', (error: DeviceFlowError) => resolve(error.code));
+    flow.on('transientError', () => resolve('fault'));
+    flow.on('granted', () => resolve('granted'));
+  });
+  return { flow, clock, outcome };
+}
+
+/** Resources that keep Node running, by kind. */
+function handles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+/** Waits until no more sockets and timers are alive than `before` had. */
+async function expectNothingLeft(before: Record<string, number>): Promise<void> {
+  const kinds = ['TCPSocketWrap', 'TCPServerWrap', 'Timeout'];
+  const excess = () => kinds.filter((kind) => (handles()[kind] ?? 0) > (before[kind] ?? 0));
+  for (let waited = 0; waited < 2_000 && excess().length > 0; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(excess()).toEqual([]);
+}
+
+describe('a hostile server', () => {
+  describe.each(Object.keys(BEHAVIOURS))('%s', (name) => {
+    it(`at the device authorization endpoint: ${OUTCOMES[name]!.authorization}`, async () => {
+      const before = handles();
+      const server = await hostileServer(BEHAVIOURS[name]!);
+      const { flow, outcome } = flowAgainst(server);
+      flow.grant();
+      expect(await outcome).toBe(OUTCOMES[name]!.authorization);
+      expect(flow.status).toBe('NotAuthenticated');
+      flow.dispose();
+      await server.close();
+      await expectNothingLeft(before);
+    });
+
+    it(`while polling: ${OUTCOMES[name]!.polling}`, async () => {
+      const before = handles();
+      const server = await hostileServer(deviceAuthorizationReply(), BEHAVIOURS[name]!);
+      const { flow, clock, outcome } = flowAgainst(server);
+      flow.grant();
+      await new Promise((resolve) => flow.on('authorizeWithUserCode', resolve));
+      clock.set(flow.nextPollAt!.getTime());
+      expect(await outcome).toBe(OUTCOMES[name]!.polling);
+      // A fault is ridden out: polling goes on; anything else ends it.
+      expect(flow.polling).toBe(OUTCOMES[name]!.polling === 'fault');
+      expect(flow.status).toBe('TemporaryCredentialsReceived');
+      flow.dispose();
+      await server.close();
+      await expectNothingLeft(before);
+    });
+  });
+});
+
+describe('absurd values in the device authorization response', () => {
+  const run = async (overrides: Record<string, unknown>) => {
+    const server = await hostileServer(deviceAuthorizationReply(overrides));
+    cleanups.push(() => server.close());
+    const { flow, outcome } = flowAgainst(server);
+    cleanups.push(() => flow.dispose());
+    const shown = new Promise<string>((resolve) => flow.on('authorizeWithUserCode', () => resolve('shown')));
+    flow.grant();
+    return { flow, result: await Promise.race([shown, outcome]) };
+  };
+
+  it.each([
+    ['interval -1', { interval: -1 }],
+    ['interval NaN', { interval: 'NaN' }],
+    ['interval null', { interval: null }],
+  ])('%s: polls every 5 s', async (_name, overrides) => {
+    const { flow, result } = await run(overrides);
+    expect(result).toBe('shown');
+    expect(flow.nextPollAt!.getTime() - flow.actor.getSnapshot().context.userCodeExpirationAt! + 1_800_000).toBe(5_000);
+  });
+
+  it('interval 1e12: longer than the code lives, so it fails at once with ExpiredError', async () => {
+    expect((await run({ interval: 1e12 })).result).toBe('ExpiredError');
+  });
+
+  it('expires_in 0: the code is unusable (OAuthTokenNotFoundError)', async () => {
+    expect((await run({ expires_in: 0 })).result).toBe('OAuthTokenNotFoundError');
+  });
+
+  it('expires_in 1e12: the code lives a day at most', async () => {
+    const { flow, result } = await run({ expires_in: 1e12 });
+    expect(result).toBe('shown');
+    expect(flow.userCodeExpirationAt!.getTime() - flow.nextPollAt!.getTime()).toBe(86_400_000 - 5_000);
+  });
+
+  it('a megabyte user code: unusable (OAuthTokenNotFoundError); a megabyte device code: kept', async () => {
+    expect((await run({ user_code: MEGABYTE })).result).toBe('OAuthTokenNotFoundError');
+    expect((await run({ device_code: MEGABYTE })).result).toBe('shown');
+  });
+
+  it('a megabyte error description: reported, shortened in the message', async () => {
+    const server = await hostileServer({ status: 400, json: { error: 'invalid_request', error_description: MEGABYTE } });
+    cleanups.push(() => server.close());
+    const { flow } = flowAgainst(server);
+    cleanups.push(() => flow.dispose());
+    const failure = new Promise<DeviceFlowError>((resolve) => flow.on('requestFailed', resolve));
+    flow.grant();
+    const error = await failure;
+    expect(error.errorDescription).toHaveLength(MEGABYTE.length);
+    expect(error.message.length).toBeLessThan(400);
+  });
+
+  it('duplicated keys: the last one wins', async () => {
+    const server = await hostileServer({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: '{"device_code":"d","user_code":"FIRST","user_code":"LAST","verification_uri":"https://example.com","expires_in":600}',
+    });
+    cleanups.push(() => server.close());
+    const { flow } = flowAgainst(server);
+    cleanups.push(() => flow.dispose());
+    const shown = new Promise<string>((resolve) => flow.on('authorizeWithUserCode', (_url, code) => resolve(code)));
+    flow.grant();
+    expect(await shown).toBe('LAST');
+  });
+});
