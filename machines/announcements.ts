@@ -17,19 +17,25 @@ export interface Enqueue {
 }
 
 /**
- * Assigns `changes` and emits `…Changed` for each that differs from `context`, in the order of `changes`.
- *
- * @returns the context as it is after the changes, to chain further announcements within one action.
+ * Assigns `changes` and emits `…Changed` for each that differs from `context`, in the order of `changes`; `quietly`
+ * is assigned in the same step without announcements. One assignment for all: each copies the whole context.
  */
-export function announce(enqueue: Enqueue, context: DeviceFlowContext, changes: Partial<FlowProperties>): DeviceFlowContext {
-  const next = { ...context };
-  for (const [name, value] of Object.entries(changes) as [keyof FlowProperties, unknown][]) {
-    if (value === undefined || sameValue(next[name], value)) continue;
-    (next as Record<string, unknown>)[name] = value;
-    enqueue.assign({ [name]: value });
+export function announce(
+  enqueue: Enqueue,
+  context: DeviceFlowContext,
+  changes: Partial<FlowProperties>,
+  quietly: Partial<DeviceFlowContext> = {},
+): void {
+  const assigned: Partial<DeviceFlowContext> = { ...quietly };
+  let changed = Object.keys(quietly).length > 0;
+  for (const name in changes) {
+    const value = changes[name as keyof FlowProperties];
+    if (value === undefined || sameValue(context[name as keyof FlowProperties], value)) continue;
+    (assigned as Record<string, unknown>)[name] = value;
+    changed = true;
     enqueue.emit({ type: `${name}Changed`, value } as DeviceFlowEmitted);
   }
-  return next;
+  if (changed) enqueue.assign(assigned);
 }
 
 /** What to report about a failure: the error, and the status to announce before `requestFailed` (Qt §4.4). */
@@ -42,15 +48,13 @@ export interface FailureReport {
  * Reports a failure in Qt's order: `serverReportedErrorOccurred` when the server sent an OAuth error, the status
  * change if any, then `requestFailed`. The error is kept as `lastError`, with any token or device code redacted.
  */
-export function reportFailure(enqueue: Enqueue, context: DeviceFlowContext, report: FailureReport): DeviceFlowContext {
+export function reportFailure(enqueue: Enqueue, context: DeviceFlowContext, report: FailureReport): void {
   // The services redact what they know; the tokens and the device code are known here.
   const error = redactSecrets(report.error, [context.token, context.refreshToken, context.idToken, context.deviceCode]);
   const { status } = report;
   if (error.error !== undefined) {
     enqueue.emit({ type: 'serverReportedErrorOccurred', error: error.error, errorDescription: error.errorDescription ?? '', uri: error.errorUri ?? null });
   }
-  const next = status === undefined ? context : announce(enqueue, context, { status });
-  enqueue.assign({ lastError: error.toData() });
+  announce(enqueue, context, status === undefined ? {} : { status }, { lastError: error.toData() });
   enqueue.emit({ type: 'requestFailed', error });
-  return { ...next, lastError: error.toData() };
 }

@@ -202,26 +202,30 @@ const flow = setup({
     }),
     /** Qt §2.1: forget the previous authorization, keeping tokens and settings. */
     resetAuthorization: enqueueActions(({ context, enqueue }) => {
-      announce(enqueue, context, {
-        userCode: '',
-        verificationUrl: null,
-        completeVerificationUrl: null,
-        userCodeExpirationAt: null,
-        extraTokens: {},
-        expirationAt: null,
-        polling: false,
-        nextPollAt: null,
-        status: 'NotAuthenticated',
-      });
-      enqueue.assign({
-        deviceCode: '',
-        pollInterval: DEFAULT_POLL_INTERVAL_SECONDS,
-        refreshAt: null,
-        refreshCheckpoint: null,
-        consecutiveFailures: 0,
-        lastFault: null,
-        lastError: null,
-      });
+      announce(
+        enqueue,
+        context,
+        {
+          userCode: '',
+          verificationUrl: null,
+          completeVerificationUrl: null,
+          userCodeExpirationAt: null,
+          extraTokens: {},
+          expirationAt: null,
+          polling: false,
+          nextPollAt: null,
+          status: 'NotAuthenticated',
+        },
+        {
+          deviceCode: '',
+          pollInterval: DEFAULT_POLL_INTERVAL_SECONDS,
+          refreshAt: null,
+          refreshCheckpoint: null,
+          consecutiveFailures: 0,
+          lastFault: null,
+          lastError: null,
+        },
+      );
     }),
     prepareNonce: enqueueActions(({ context, enqueue }) => {
       if (nonceIsSent(context) && context.nonce === '') announce(enqueue, context, { nonce: createNonce() });
@@ -229,33 +233,42 @@ const flow = setup({
     /** Qt §3 steps 10–14: take the user code, tell the application, start polling. */
     acceptAuthorization: enqueueActions(({ context, enqueue, self }, authorization: DeviceAuthorization) => {
       const now = readClock(self);
-      enqueue.assign({ deviceCode: authorization.deviceCode, pollInterval: authorization.interval });
-      const next = announce(enqueue, context, {
-        userCodeExpirationAt: now + authorization.expiresIn * 1000,
-        userCode: authorization.userCode,
-        verificationUrl: authorization.verificationUrl,
-        completeVerificationUrl: authorization.completeVerificationUrl,
-        extraTokens: authorization.extraTokens,
-        status: 'TemporaryCredentialsReceived',
-      });
+      announce(
+        enqueue,
+        context,
+        {
+          userCodeExpirationAt: now + authorization.expiresIn * 1000,
+          userCode: authorization.userCode,
+          verificationUrl: authorization.verificationUrl,
+          completeVerificationUrl: authorization.completeVerificationUrl,
+          extraTokens: authorization.extraTokens,
+          status: 'TemporaryCredentialsReceived',
+        },
+        { deviceCode: authorization.deviceCode, pollInterval: authorization.interval },
+      );
       enqueue.emit({
         type: 'authorizeWithUserCode',
         verificationUrl: authorization.verificationUrl,
         userCode: authorization.userCode,
         completeVerificationUrl: authorization.completeVerificationUrl,
       });
-      announce(enqueue, next, { polling: true, nextPollAt: now + authorization.interval * 1000 });
+      announce(enqueue, context, { polling: true, nextPollAt: now + authorization.interval * 1000 });
     }),
     /** Qt §5: take the tokens (all or nothing: the parser refuses incomplete responses), then `granted`. */
     acceptTokens: enqueueActions(({ context, enqueue, self }, { tokens, isRefresh }: { tokens: TokenResponse; isRefresh: boolean }) => {
       const now = readClock(self);
-      const next = announce(enqueue, context, { ...tokenProperties(context, tokens, now, isRefresh), status: 'Granted' });
-      enqueue.assign({
-        tokenLifetime: tokens.expiresIn,
-        ...scheduleRefresh({ ...next, tokenLifetime: tokens.expiresIn }, now, false),
-        // Device codes are single-use: drop the secret once it has done its job.
-        ...(isRefresh ? {} : { deviceCode: '' }),
-      });
+      const properties = tokenProperties(context, tokens, now, isRefresh);
+      announce(
+        enqueue,
+        context,
+        { ...properties, status: 'Granted' },
+        {
+          tokenLifetime: tokens.expiresIn,
+          ...scheduleRefresh({ ...context, expirationAt: properties.expirationAt ?? null, tokenLifetime: tokens.expiresIn }, now, false),
+          // Device codes are single-use: drop the secret once it has done its job.
+          ...(isRefresh ? {} : { deviceCode: '' }),
+        },
+      );
       enqueue.emit({ type: 'granted' });
     }),
     /**
@@ -270,8 +283,7 @@ const flow = setup({
     }),
     /** After a well-formed answer: the next poll one interval later, and the fault count starts over. */
     scheduleNextPoll: enqueueActions(({ context, enqueue, self }) => {
-      enqueue.assign({ consecutiveFailures: 0, lastFault: null });
-      announce(enqueue, context, { nextPollAt: readClock(self) + context.pollInterval * 1000 });
+      announce(enqueue, context, { nextPollAt: readClock(self) + context.pollInterval * 1000 }, context.consecutiveFailures === 0 ? {} : { consecutiveFailures: 0, lastFault: null });
     }),
     /**
      * RFC 8628 §3.5: after a transport fault, wait longer. The back-off doubles per consecutive fault from twice the
@@ -281,8 +293,7 @@ const flow = setup({
     backOff: enqueueActions(({ context, enqueue, self }, { error }: { error: DeviceFlowError }) => {
       const faults = context.consecutiveFailures + 1;
       const retryIn = backOffDelay(context.pollInterval, faults, error.retryAfter ?? null);
-      enqueue.assign({ consecutiveFailures: faults, lastFault: error.toData() });
-      announce(enqueue, context, { nextPollAt: readClock(self) + retryIn });
+      announce(enqueue, context, { nextPollAt: readClock(self) + retryIn }, { consecutiveFailures: faults, lastFault: error.toData() });
       enqueue.emit({ type: 'transientError', error, retryIn });
     }),
     markPollingStart: enqueueActions(({ enqueue, self }) => {
@@ -437,7 +448,9 @@ export const deviceAuthorizationChart = flow.createMachine({
                 id: 'pollToken',
                 src: 'pollToken',
                 input: ({ context }) => ({
-                  ...clientRequest(context, context.tokenUrl),
+                  url: context.tokenUrl ?? '',
+                  clientIdentifier: context.clientIdentifier,
+                  clientAuthentication: context.clientAuthentication,
                   deviceCode: context.deviceCode,
                   requestedScopeTokens: context.requestedScopeTokens,
                   notAfter: context.userCodeExpirationAt,

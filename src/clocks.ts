@@ -1,6 +1,6 @@
 /**
- * The clocks the class gives its actor: timers that do not keep Node.js alive once there is nothing left to wait for,
- * and timer callbacks that run as steps of their own.
+ * The clocks the statechart's timers run on: timers that never fire early, that do not keep Node.js alive once there
+ * is nothing left to wait for, and whose callbacks run as steps of their own.
  *
  * @module
  */
@@ -13,20 +13,42 @@ import type { ActorOptions, AnyActorLogic } from 'xstate';
  */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']> & { now?: () => number };
 
+interface PreciseTimer {
+  handle?: ReturnType<typeof setTimeout>;
+}
+
 /**
- * A clock for the actor whose timers are `unref()`ed (where the platform has that) when `inBackground()` says so at
- * the time they are set. Once tokens are granted, only the refresh signal's timer is pending; it fires if the process
- * is still running but must not hold it open, or a script that got its token would wait until the token expires.
+ * A clock whose timers never fire before their time. Platform timers count whole milliseconds and may fire up to one
+ * early, and `Date.now()` read twice may tick in between, so a poll "one interval later" could leave a millisecond
+ * early; an early poll earns `slow_down` from strict servers such as GitHub. This clock's `now()` has sub-millisecond
+ * resolution (the monotonic clock, anchored to the wall clock when the process started), and its timers check that
+ * clock when they fire and wait out any rest.
+ *
+ * @param inBackground asked when a timer is set: `true` makes the timer not keep a Node.js process alive (`unref()`).
+ * @example
+ * ```ts
+ * createActor(deviceAuthorizationMachine, { input, clock: createPreciseClock() });
+ * ```
  */
-export function backgroundAwareClock(inBackground: () => boolean): Clock {
+export function createPreciseClock(inBackground: () => boolean = () => false): Clock {
   return {
-    setTimeout(fn: (...args: unknown[]) => void, ms: number) {
-      const timer = setTimeout(fn, ms);
-      if (inBackground()) (timer as { unref?: () => void }).unref?.();
+    now: () => performance.timeOrigin + performance.now(),
+    setTimeout(fn: (...args: unknown[]) => void, ms: number): PreciseTimer {
+      const due = performance.now() + ms;
+      const timer: PreciseTimer = {};
+      const arm = (delay: number) => {
+        timer.handle = setTimeout(() => {
+          const left = due - performance.now();
+          if (left > 0) arm(Math.ceil(left));
+          else fn();
+        }, delay);
+        if (inBackground()) (timer.handle as { unref?: () => void }).unref?.();
+      };
+      arm(ms);
       return timer;
     },
-    clearTimeout(id: unknown) {
-      clearTimeout(id as ReturnType<typeof setTimeout>);
+    clearTimeout(timer: unknown) {
+      clearTimeout((timer as PreciseTimer).handle);
     },
   };
 }

@@ -9,7 +9,7 @@ import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization
 import type { DeviceFlowEmitted, FlowProperties, FlowSettings, FlowStatus, NonceMode } from '../machines/types.js';
 import { DeviceFlowError } from './errors.js';
 import type { FetchFunction } from './http/postForm.js';
-import { backgroundAwareClock, type Clock, steppingClock } from './clocks.js';
+import { type Clock, createPreciseClock, steppingClock } from './clocks.js';
 import { createDeviceAuthorizationMachine } from './machine.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from './services.js';
@@ -83,8 +83,8 @@ export interface DeviceFlowOptions extends FlowSettingsInput {
   /** The largest response body accepted, in bytes; 1 MiB by default. */
   maxResponseBytes?: number;
   /**
-   * The actor's clock, e.g. XState's `SimulatedClock` in tests. By default, wall-clock timers, which do not keep a
-   * Node.js process alive once tokens are granted.
+   * The actor's clock, e.g. XState's `SimulatedClock` in tests. By default, wall-clock timers that never fire early
+   * and do not keep a Node.js process alive once tokens are granted.
    */
   clock?: Clock;
   /** Receives the actor's inspection events (`createActor`'s `inspect` option), e.g. for the Stately inspector. */
@@ -133,7 +133,9 @@ export class OAuth2DeviceAuthorizationFlow {
   #disposed = false;
 
   constructor(options: DeviceFlowOptions = {}) {
-    const clock = options.clock ?? backgroundAwareClock(() => this.#actor.getSnapshot().hasTag('Granted'));
+    // Once tokens are granted only the refresh signal's timer is left: it must not hold a Node.js process open, or a
+    // script that got its token would wait until the token expires.
+    const clock = options.clock ?? createPreciseClock(() => this.#actor.getSnapshot().hasTag('Granted'));
     this.#transport = {
       // The services check the code's expiry on the same clock as the statechart.
       now: typeof clock.now === 'function' ? () => clock.now!() : Date.now,
@@ -144,7 +146,7 @@ export class OAuth2DeviceAuthorizationFlow {
       requestTimeout: requirePositiveNumber(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeout'),
       maxResponseBytes: requirePositiveNumber(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes'),
     };
-    const machine = createDeviceAuthorizationMachine(() => this.#transport);
+    const machine = sharedMachine();
     const settings = normalizeSettings(options);
     const persisted = options.snapshot === undefined ? undefined : readFlowSnapshot(options.snapshot);
     this.#actor = restorable(() =>
@@ -156,6 +158,7 @@ export class OAuth2DeviceAuthorizationFlow {
         ...(persisted === undefined ? {} : { snapshot: persisted as Snapshot<unknown> }),
       }),
     );
+    transports.set(this.#actor.system, () => this.#transport);
     this.#actor.on('*', (event) => this.#enqueue(event));
     // A snapshot that does not fit fails the actor as it starts; report that here rather than as an unhandled error.
     const failure = this.#actor.subscribe({ error: () => undefined });
@@ -552,6 +555,16 @@ export class OAuth2DeviceAuthorizationFlow {
       }
     }
   }
+}
+
+/** Each instance's transport options, found by the actor system its requests run in. */
+const transports = new WeakMap<object, () => TransportOptions>();
+let machineForInstances: DeviceAuthorizationMachine | undefined;
+
+/** One machine for every instance: building a machine is costly, and the machine itself holds no instance's state. */
+function sharedMachine(): DeviceAuthorizationMachine {
+  machineForInstances ??= createDeviceAuthorizationMachine((system) => transports.get(system)!());
+  return machineForInstances;
 }
 
 /** Builds the actor; a snapshot that does not fit the statechart is a `ClientError`, not a crash. */

@@ -51,4 +51,5 @@ export { isAccessDenied } from './protocol/serverError.js';
 export type { ResponseMembers } from './protocol/responseBody.js';
 export type { ClientAuthenticationMethod, Stage } from './protocol/requests.js';
 export type { FlowSettingsInput } from './settings.js';
+export { createPreciseClock } from './clocks.js';
 export type { Clock } from './clocks.js';

@@ -5,7 +5,7 @@
  */
 
 import { deviceAuthorizationChart, type DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
-import { createDeviceFlowActors, type TransportOptions } from './services.js';
+import { createDeviceFlowActors, type TransportOptionsSource } from './services.js';
 
 /**
  * The device authorization statechart with HTTP actors that use `options` (the global `fetch` and a public client by
@@ -23,7 +23,7 @@ import { createDeviceFlowActors, type TransportOptions } from './services.js';
  * ```
  * @see [RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)
  */
-export function createDeviceAuthorizationMachine(options: TransportOptions | (() => TransportOptions) = {}): DeviceAuthorizationMachine {
+export function createDeviceAuthorizationMachine(options: TransportOptionsSource = {}): DeviceAuthorizationMachine {
   return deviceAuthorizationChart.provide({ actors: createDeviceFlowActors(options) });
 }
 

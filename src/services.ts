@@ -4,7 +4,10 @@
  * @module
  */
 
-import { fromPromise } from 'xstate';
+import { type ActorSystem, fromPromise } from 'xstate';
+
+/** The system an actor runs in (XState's `ActorSystem` of any actors). */
+type AnyActorSystem = ActorSystem<any>;
 import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
 import { DeviceFlowError, isDeviceFlowError } from './errors.js';
 import { type FetchFunction, postForm, type RawResponse } from './http/postForm.js';
@@ -69,6 +72,12 @@ interface Exchange extends ClientRequest {
 }
 
 /**
+ * Where the actors find their options: fixed ones, or a function called for every request with the actor system the
+ * request belongs to (the class uses one machine for all its instances and keeps each instance's options by system).
+ */
+export type TransportOptionsSource = TransportOptions | ((system: AnyActorSystem) => TransportOptions);
+
+/**
  * The three actors of the device authorization machine, talking HTTP with `options`. Pass a function to have the
  * options read afresh for every request (the class does, so that its setters take effect at once).
  *
@@ -77,11 +86,15 @@ interface Exchange extends ClientRequest {
  * const machine = deviceAuthorizationChart.provide({ actors: createDeviceFlowActors({ fetch: myFetch }) });
  * ```
  */
-export function createDeviceFlowActors(options: TransportOptions | (() => TransportOptions) = {}) {
+export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
   const current = typeof options === 'function' ? options : () => options;
 
-  async function exchange<T>(request: Exchange, signal: AbortSignal, parse: (members: ResponseMembers, status: number) => T): Promise<T> {
-    const settings = current();
+  async function exchange<T>(
+    request: Exchange,
+    { signal, system }: { signal: AbortSignal; system: AnyActorSystem },
+    parse: (members: ResponseMembers, status: number) => T,
+  ): Promise<T> {
+    const settings = current(system);
     const clientSecret = settings.clientSecret ?? '';
     const headers = new Headers({ accept: 'application/json' });
     authenticateClient(request.clientAuthentication, { clientIdentifier: request.clientIdentifier, clientSecret }, request.parameters, headers);
@@ -94,11 +107,15 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
       throw new DeviceFlowError('ExpiredError', 'The user code expired before the user completed the authorization');
     }
     try {
-      await settings.parameterModifier?.(request.stage, request.parameters);
-      const modifiable: ModifiableRequest = { url: new URL(request.url), headers };
-      await settings.requestModifier?.(modifiable, request.stage);
+      if (settings.parameterModifier) await settings.parameterModifier(request.stage, request.parameters);
+      let url = request.url;
+      if (settings.requestModifier) {
+        const modifiable: ModifiableRequest = { url: new URL(url), headers };
+        await settings.requestModifier(modifiable, request.stage);
+        url = modifiable.url.href;
+      }
       const response = await postForm(
-        { url: modifiable.url.href, headers: modifiable.headers, body: request.parameters },
+        { url, headers, body: request.parameters },
         {
           fetch: settings.fetch,
           signal,
@@ -107,7 +124,7 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
         },
       );
       const members = readMembers(response, now());
-      return parse(redactErrorMembers(members, secrets), response.status);
+      return parse('error' in members ? redactErrorMembers(members, secrets) : members, response.status);
     } catch (error) {
       if (signal.aborted) throw error;
       throw redactSecrets(isDeviceFlowError(error) ? error : unexpected(error), secrets);
@@ -116,26 +133,26 @@ export function createDeviceFlowActors(options: TransportOptions | (() => Transp
 
   return {
     /** @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) */
-    requestDeviceAuthorization: fromPromise<DeviceAuthorization, DeviceAuthorizationRequest>(({ input, signal }) =>
+    requestDeviceAuthorization: fromPromise<DeviceAuthorization, DeviceAuthorizationRequest>(({ input, signal, system }) =>
       exchange(
         { ...input, stage: 'RequestingAuthorization', parameters: deviceAuthorizationParameters(input), secrets: [] },
-        signal,
+        { signal, system },
         parseDeviceAuthorizationResponse,
       ),
     ),
     /** @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4) */
-    pollToken: fromPromise<PollOutcome, DeviceTokenRequest>(({ input, signal }) =>
+    pollToken: fromPromise<PollOutcome, DeviceTokenRequest>(({ input, signal, system }) =>
       exchange(
         { ...input, stage: 'RequestingAccessToken', parameters: deviceCodeGrantParameters(input), secrets: [input.deviceCode], notAfter: input.notAfter },
-        signal,
+        { signal, system },
         (members, status) => parsePollResponse(members, input, status),
       ),
     ),
     /** @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6) */
-    refreshTokens: fromPromise<TokenResponse, RefreshTokenRequest>(({ input, signal }) =>
+    refreshTokens: fromPromise<TokenResponse, RefreshTokenRequest>(({ input, signal, system }) =>
       exchange(
         { ...input, stage: 'RefreshingAccessToken', parameters: refreshGrantParameters(input), secrets: [input.refreshToken] },
-        signal,
+        { signal, system },
         (members, status) => parseRefreshResponse(members, input, status),
       ),
     ),

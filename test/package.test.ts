@@ -32,6 +32,14 @@ describe('the built package', () => {
     );
   });
 
+  it('exports the Node-only transport from "./node", with type declarations', async () => {
+    const manifest = JSON.parse(await readFile(resolve(root, 'package.json'), 'utf8'));
+    const entry = manifest.exports['./node'];
+    await expect(readFile(resolve(root, entry.types), 'utf8')).resolves.toContain('createUndiciFetch');
+    const api = await import(resolve(root, entry.default));
+    expect(typeof api.createUndiciFetch).toBe('function');
+  });
+
   it('imports nothing Node-only from the library entry', async () => {
     const manifest = JSON.parse(await readFile(resolve(root, 'package.json'), 'utf8'));
     const seen = new Set<string>();

@@ -55,7 +55,7 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
     options.timeout,
   );
   try {
-    const $fetch = createFetch({ fetch: (options.fetch ?? globalThis.fetch) as typeof globalThis.fetch });
+    const $fetch = fetcherFor(options.fetch ?? globalThis.fetch);
     request.headers.set('content-type', 'application/x-www-form-urlencoded');
     for (let redirects = 0; ; redirects++) {
       const response = await $fetch.raw(url, {
@@ -88,6 +88,15 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
     clearTimeout(timer);
     stopFollowing();
   }
+}
+
+const fetchers = new WeakMap<FetchFunction, ReturnType<typeof createFetch>>();
+
+/** ofetch over `fetch`, made once per `fetch` function. */
+function fetcherFor(fetch: FetchFunction): ReturnType<typeof createFetch> {
+  let fetcher = fetchers.get(fetch);
+  if (fetcher === undefined) fetchers.set(fetch, (fetcher = createFetch({ fetch: fetch as typeof globalThis.fetch })));
+  return fetcher;
 }
 
 const MAX_REDIRECTS = 3;

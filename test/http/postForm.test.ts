@@ -1,9 +1,12 @@
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postForm } from '../../src/http/postForm.js';
+import { postForm, type FetchFunction } from '../../src/http/postForm.js';
+import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { rejectionOf } from '../helpers/expectError.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 
 let server: LoopbackServer;
+let bigBodyClosed: Promise<boolean>;
 beforeAll(async () => {
   server = await LoopbackServer.start();
   server.handle('/hang', () => 'handled');
@@ -13,20 +16,57 @@ beforeAll(async () => {
     return 'handled';
   });
   server.handle('/big', { json: { padding: 'x'.repeat(2048) } });
+  server.handle('/endless', (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = 'x'.repeat(64 * 1024);
+    const timer = setInterval(() => response.write(chunk), 1);
+    bigBodyClosed = once(response, 'close').then(() => {
+      clearInterval(timer);
+      return true;
+    });
+    return 'handled';
+  });
   server.handle('/ok', { status: 418, headers: { 'x-test': 'yes' }, json: { ok: true } });
+  server.handle('/empty', { status: 204 });
+  server.handle('/moved', { status: 307, headers: { location: '/ok' } });
+  server.handle('/away', { status: 307, headers: { location: 'http://localhost:9/elsewhere' } });
 });
 afterAll(() => server.close());
 
-const send = (path: string, options: Partial<Parameters<typeof postForm>[1]> = {}) =>
-  postForm({ url: server.url(path), headers: new Headers(), body: new URLSearchParams({ a: 'b c' }) }, { timeout: 5000, maxResponseBytes: 1 << 20, ...options });
+const transports: [string, FetchFunction | undefined][] = [
+  ['the global fetch', undefined],
+  ['createUndiciFetch', createUndiciFetch()],
+];
 
-describe('postForm', () => {
-  it('resolves with any status, its headers and the whole body', async () => {
+describe.each(transports)('postForm over %s', (_name, fetch) => {
+  const send = (path: string, options: Partial<Parameters<typeof postForm>[1]> = {}) =>
+    postForm(
+      { url: server.url(path), headers: new Headers({ accept: 'application/json', 'x-trace': 'one' }), body: new URLSearchParams({ a: 'b c', d: '+/=~' }) },
+      { fetch, timeout: 5000, maxResponseBytes: 1 << 20, ...options },
+    );
+
+  it('resolves with any status, its headers and the whole body, and sends the form and headers as given', async () => {
     const response = await send('/ok');
     expect(response.status).toBe(418);
     expect(response.headers.get('x-test')).toBe('yes');
     expect(new TextDecoder().decode(response.body)).toBe('{"ok":true}');
-    expect(server.requestsTo('/ok')[0]!.body).toBe('a=b+c');
+    const request = server.requestsTo('/ok').at(-1)!;
+    expect(request.method).toBe('POST');
+    expect(request.body).toBe('a=b+c&d=%2B%2F%3D%7E');
+    expect(request.headers).toMatchObject({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'x-trace': 'one' });
+  });
+
+  it('resolves a body-less status with an empty body', async () => {
+    const response = await send('/empty');
+    expect(response.status).toBe(204);
+    expect(response.body.byteLength).toBe(0);
+  });
+
+  it('follows a same-origin 307 itself and refuses one to another origin', async () => {
+    expect((await send('/moved')).status).toBe(418);
+    expect(server.requestsTo('/moved').length).toBeGreaterThan(0);
+    const error = await rejectionOf(send('/away'));
+    expect(error).toMatchObject({ code: 'ServerError', status: 307 });
   });
 
   it('fails with NetworkError when no answer comes in time', async () => {
@@ -39,11 +79,22 @@ describe('postForm', () => {
     expect((await rejectionOf(send('/trickle', { timeout: 150 }))).code).toBe('NetworkError');
   });
 
+  it('fails with NetworkError when nothing listens', async () => {
+    const error = await rejectionOf(postForm({ url: 'http://127.0.0.1:9/token', headers: new Headers(), body: new URLSearchParams() }, { fetch, timeout: 5000, maxResponseBytes: 100 }));
+    expect(error.code).toBe('NetworkError');
+  });
+
   it('refuses a body over the size limit with ServerError', async () => {
     const error = await rejectionOf(send('/big', { maxResponseBytes: 1000 }));
     expect(error.code).toBe('ServerError');
     expect(error.message).toMatch(/larger than 1000 bytes/);
     expect(error.status).toBe(200);
+  });
+
+  it('closes the connection of a body that does not stop, instead of draining it', async () => {
+    const error = await rejectionOf(send('/endless', { maxResponseBytes: 256 * 1024 }));
+    expect(error.code).toBe('ServerError');
+    expect(await bigBodyClosed).toBe(true);
   });
 
   it("rejects with the signal's reason when aborted, even before sending", async () => {
@@ -53,5 +104,24 @@ describe('postForm', () => {
     setTimeout(() => controller.abort(reason), 20);
     await expect(pending).rejects.toBe(reason);
     await expect(send('/ok', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+});
+
+describe('createUndiciFetch', () => {
+  it('keeps connections alive across requests', async () => {
+    const fetch = createUndiciFetch();
+    const ports = new Set<string>();
+    server.handle('/peer', (_request, response) => ({ body: String(response.socket?.remotePort) }));
+    for (let index = 0; index < 3; index++) {
+      const response = await fetch(server.url('/peer'), { method: 'POST', body: 'a=b' });
+      ports.add(await response.text());
+      // Polls are seconds apart; undici hands the socket back to its pool a tick after the body ends.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(ports.size).toBe(1);
+  });
+
+  it('refuses body types it cannot send, rather than sending something else', async () => {
+    await expect(createUndiciFetch()(server.url('/ok'), { method: 'POST', body: new Blob(['x']) })).rejects.toThrow(/string, URLSearchParams and byte bodies only/);
   });
 });

@@ -9,6 +9,7 @@ import { type EmbeddedClient, type EmbeddedServer, startEmbeddedServer } from '.
 import { actAsUser, type SimulatedUserOptions } from '../../src/cli/simulatedUser.js';
 import { DeviceFlowError } from '../../src/errors.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { nextSignal } from '../helpers/flowHarness.js';
 
 let server: EmbeddedServer;
@@ -75,6 +76,21 @@ describe('oidc-provider', () => {
     expect(claims).toMatchObject({ sub: 'alice', aud: server.clients.public.clientIdentifier, iss: server.issuer });
     expect(flow.grantedScopeTokens).toEqual(['openid', 'offline_access']);
     expect(flow.expirationAt!.getTime()).toBeGreaterThan(Date.now() + 3_500_000);
+    flow.dispose();
+  });
+
+  it('grants a confidential client over createUndiciFetch, including the refresh', async () => {
+    const { flow, error } = await run(server, server.clients.secretBasic, { decision: 'approve', login: 'carol' }, {
+      requestedScopeTokens: ['openid', 'offline_access'],
+      fetch: createUndiciFetch(),
+    });
+    expect(error).toBeNull();
+    expect(flow.idToken.split('.')).toHaveLength(3);
+    const firstToken = flow.token;
+    flow.refreshTokens();
+    await nextSignal(flow, 'granted');
+    expect(flow.token).toMatch(/^[\w-]{40,}$/);
+    expect(flow.token).not.toBe(firstToken);
     flow.dispose();
   });
 
