@@ -161,21 +161,40 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
 
 /**
  * The members of `response`'s body. A 429 or 5xx answer without an OAuth error body (a proxy's error page, an
- * overloaded server) is a transport fault, reported as `NetworkError` with the status and any `Retry-After`, so that
- * polling backs off and tries again (RFC 8628 §3.5).
+ * overloaded server, a web framework's own error JSON such as `{"error":"Service Unavailable"}`) is a transport fault,
+ * reported as `NetworkError` with the status and any `Retry-After`, so that polling backs off and tries again
+ * (RFC 8628 §3.5). So is `temporarily_unavailable` at any status, and `server_error` with a 429 or 5xx: RFC 6749
+ * defines both as passing conditions.
  */
 function readMembers(response: RawResponse, now: number): ResponseMembers {
   const { status, headers, body } = response;
-  const fault = status === 429 || status >= 500;
+  const faultStatus = status === 429 || status >= 500;
   let members: ResponseMembers | null = null;
   try {
     members = parseResponseBody(body, headers.get('content-type'), status);
   } catch (error) {
-    if (!fault) throw error;
+    if (!faultStatus) throw error;
   }
-  if (members !== null && (!fault || 'error' in members)) return members;
+  if (members !== null && !isFault(members, faultStatus)) return members;
   const retryAfter = status === 429 || status === 503 ? retryAfterSeconds(headers.get('retry-after'), now) : null;
-  throw new DeviceFlowError('NetworkError', `The server answered HTTP ${status} without an OAuth error`, { status, ...(retryAfter === null ? {} : { retryAfter }) });
+  const error = members?.['error'];
+  const oauthError = typeof error === 'string' && OAUTH_ERROR_CODE.test(error) ? { error } : null;
+  throw new DeviceFlowError('NetworkError', `The server answered HTTP ${status} with ${oauthError?.error ?? 'no OAuth error'}`, {
+    status,
+    ...oauthError,
+    ...(retryAfter === null ? {} : { retryAfter }),
+  });
+}
+
+// OAuth error codes are snake_case words; "Service Unavailable" or "Internal Server Error" are a framework talking.
+const OAUTH_ERROR_CODE = /^[a-z][a-z0-9_]*$/;
+
+/** @see [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2), [§4.1.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1) */
+function isFault(members: ResponseMembers, faultStatus: boolean): boolean {
+  const error = members['error'];
+  if (error === 'temporarily_unavailable') return true;
+  if (!faultStatus) return false;
+  return typeof error !== 'string' || !OAUTH_ERROR_CODE.test(error) || error === 'server_error';
 }
 
 /**

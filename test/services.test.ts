@@ -1,5 +1,5 @@
 import { type AnyActorLogic, createActor, toPromise } from 'xstate';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDeviceFlowActors, type TransportOptions } from '../src/services.js';
 import { rejectionOf } from './helpers/expectError.js';
 import { LoopbackServer } from './helpers/loopbackServer.js';
@@ -79,7 +79,7 @@ describe('HTTP requests', () => {
       { status: 429, headers: { 'retry-after': new Date(Date.now() + 30_000).toUTCString() }, body: '' },
       { status: 500, headers: { 'retry-after': '99' }, json: {} },
     );
-    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 502, message: 'The server answered HTTP 502 without an OAuth error' });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 502, message: 'The server answered HTTP 502 with no OAuth error' });
     expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 503, retryAfter: 120 });
     const limited = await rejectionOf(poll());
     expect(limited).toMatchObject({ code: 'NetworkError', status: 429 });
@@ -89,10 +89,45 @@ describe('HTTP requests', () => {
     expect((await rejectionOf(poll())).retryAfter).toBeUndefined();
   });
 
-  it('keeps an OAuth error sent with a 5xx status an OAuth error', async () => {
-    server.queue('/token', { status: 503, json: { error: 'temporarily_unavailable' } }, { status: 429, json: { error: 'slow_down' } });
-    expect(await rejectionOf(poll())).toMatchObject({ code: 'ServerError', error: 'temporarily_unavailable', status: 503 });
+  it("reports a framework's error JSON with a 5xx, server_error with a 5xx and temporarily_unavailable as faults", async () => {
+    server.queue(
+      '/token',
+      // Spring Boot's default error body, and Fastify's.
+      { status: 503, headers: { 'retry-after': '7' }, json: { timestamp: '2026-11-27T10:00:00Z', status: 503, error: 'Service Unavailable', path: '/token' } },
+      { status: 500, json: { statusCode: 500, error: 'Internal Server Error', message: 'boom' } },
+      { status: 500, json: { error: { code: 17 } } },
+      { status: 500, json: { error: 'server_error' } },
+      { status: 400, json: { error: 'temporarily_unavailable', error_description: 'try later' } },
+    );
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 503, retryAfter: 7, message: 'The server answered HTTP 503 with no OAuth error' });
+    expect((await rejectionOf(poll())).error).toBeUndefined();
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 500 });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 500, error: 'server_error' });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 400, error: 'temporarily_unavailable' });
+  });
+
+  it('keeps an OAuth error sent with a 429 or 5xx status an OAuth error', async () => {
+    server.queue('/token', { status: 503, json: { error: 'invalid_client' } }, { status: 429, json: { error: 'slow_down' } });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'ServerError', error: 'invalid_client', status: 503 });
     await expect(poll()).resolves.toEqual({ kind: 'slowDown', interval: null });
+  });
+
+  it('gives up on a request after 30 s by default, aborting it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let aborted = false;
+      const hanging = (_input: string, init: RequestInit) =>
+        new Promise<Response>((_resolve, reject) => init.signal!.addEventListener('abort', () => ((aborted = true), reject(init.signal!.reason))));
+      let settled = false;
+      const pending = rejectionOf(poll({ fetch: hanging })).finally(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(29_999);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await pending).toMatchObject({ code: 'NetworkError', message: expect.stringMatching(/within 30 s$/) });
+      expect(aborted).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('does not send a poll at or after the given expiry', async () => {
@@ -250,6 +285,25 @@ describe('secrets in errors', () => {
     expect(leaks(fetchError, ['dc-secret-1'])).toEqual([]);
     expect(fetchError.code).toBe('NetworkError');
     expect(modifierError.cause).toBeUndefined();
+  });
+
+  it('redacts secrets a server echoes percent-encoded, form-encoded or JSON-escaped, and short secrets that stand alone', async () => {
+    // An Azure-style secret, a Google-style refresh token, and a six-character test secret.
+    const clientSecret = 'S3cr3t+/=~long secret "value"';
+    const echoed = (body: string) => ({ status: 400, json: { error: 'invalid_client', error_description: `received ${body}` } });
+    server.handle('/echo', (request) => echoed(`${request.body} ${encodeURIComponent(clientSecret).replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())} ${JSON.stringify({ clientSecret })}`));
+    const actors = createDeviceFlowActors({ clientSecret });
+    const input = { url: server.url('/echo'), clientIdentifier: 'tv-app', clientAuthentication: 'client_secret_post' as const, deviceCode: '1//0gDeviceCode+x', requestedScopeTokens: [], notAfter: null };
+    const error = await rejectionOf(toPromise(createActor(actors.pollToken, { input }).start()));
+    const encodings = [clientSecret, encodeURIComponent(clientSecret), new URLSearchParams({ s: clientSecret }).toString().slice(2), JSON.stringify(clientSecret).slice(1, -1)];
+    expect(leaks(error, [...encodings, '1//0gDeviceCode+x', '1%2F%2F0gDeviceCode%2Bx'])).toEqual([]);
+    expect(error.errorDescription).toMatch(/^received grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=\[redacted\]&client_id=tv-app&client_secret=\[redacted\] \[redacted\] \{"clientSecret":"\[redacted\]"\}$/);
+
+    const short = await rejectionOf(toPromise(createActor(createDeviceFlowActors({ clientSecret: 'S3cr3t' }).pollToken, { input }).start()));
+    expect(leaks(short, ['S3cr3t'])).toEqual([]);
+    // Alone, not inside other words: "S3cr3tive" is left as it is.
+    server.queue('/token', { status: 400, json: { error: 'invalid_grant', error_description: 'S3cr3tive, not S3cr3t' } });
+    expect((await rejectionOf(poll({ clientSecret: 'S3cr3t' }))).errorDescription).toBe('S3cr3tive, not [redacted]');
   });
 
   it('redacts the device code, refresh token and client secret that a server echoes back', async () => {

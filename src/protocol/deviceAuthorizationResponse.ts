@@ -82,7 +82,7 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
   if (oauthError !== null) throw serverReportedError(oauthError, 'deviceAuthorization');
 
   const deviceCode = readNonEmptyString(members.device_code);
-  const userCode = limited(readNonEmptyString(members.user_code), MAX_USER_CODE_LENGTH);
+  const userCode = typeable(limited(readNonEmptyString(members.user_code), MAX_USER_CODE_LENGTH));
   const expiresIn = readPositiveSeconds(members.expires_in);
   const verificationUrl = limited(readHttpUrl(members.verification_uri ?? members.verification_url), MAX_VERIFICATION_URL_LENGTH);
   const missing = [
@@ -107,6 +107,14 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
     interval: readPollInterval(members.interval) ?? DEFAULT_POLL_INTERVAL_SECONDS,
     extraTokens: extraMembers(members, STANDARD_MEMBERS),
   };
+}
+
+// C0 and C1 control characters, DEL, and the bidirectional overrides: nobody can type them, and on a terminal or a
+// screen they can rewrite what the user sees (RFC 8628 §6.1 asks for codes people can read and enter).
+const UNTYPEABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+function typeable(value: string | null): string | null {
+  return value !== null && !UNTYPEABLE.test(value) ? value : null;
 }
 
 function limited(value: string | null, maxLength: number): string | null {

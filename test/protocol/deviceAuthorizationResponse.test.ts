@@ -79,9 +79,19 @@ describe('parseDeviceAuthorizationResponse', () => {
     ['data: verification_uri', { verification_uri: 'data:text/html,<script>alert(1)</script>' }],
     ['file: verification_uri', { verification_uri: 'file:///etc/passwd' }],
     ['a user code nobody could type', { user_code: 'W'.repeat(257) }],
+    ['a user code with terminal escapes', { user_code: '\x1b]0;pwned\x07\x1b[2JWDJB' }],
+    ['a user code with a C1 control character', { user_code: 'WDJB\u009bMJHT' }],
+    ['a user code with a right-to-left override', { user_code: 'WDJB-\u202eTHJM' }],
+    ['a user code with a line break', { user_code: 'WDJB\nMJHT' }],
     ['a verification URL no QR code could hold', { verification_uri: `https://example.com/${'x'.repeat(2048)}` }],
   ])('fails with OAuthTokenNotFoundError for %s', (_name, override) => {
     expect(thrownBy(() => parseDeviceAuthorizationResponse({ ...rfcExample, ...override })).code).toBe('OAuthTokenNotFoundError');
+  });
+
+  it('keeps user codes in any script, with spaces and punctuation', () => {
+    for (const code of ['WDJB-MJHT', '123 456', 'БВГД-ЖЗКЛ', 'ｱｲｳｴ', '4F7K.2M9Q']) {
+      expect(parseDeviceAuthorizationResponse({ ...rfcExample, user_code: code }).userCode).toBe(code);
+    }
   });
 
   it('treats an unusable verification_uri_complete as absent', () => {

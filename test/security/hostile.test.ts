@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { SimulatedClock } from 'xstate';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceFlowError } from '../../src/errors.js';
 import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
 import { deviceAuthorizationReply } from '../helpers/flowHarness.js';
@@ -52,6 +52,11 @@ const BEHAVIOURS: Record<string, Behaviour> = {
     return 'handled';
   },
   'an error member that is not a string': () => ({ status: 400, json: { error: { code: 42 } } }),
+  "a web framework's own 503 error JSON": () => ({
+    status: 503,
+    json: { timestamp: '2026-11-27T10:00:00.000+00:00', status: 503, error: 'Service Unavailable', path: '/oauth/token' },
+  }),
+  'temporarily_unavailable': () => ({ status: 503, json: { error: 'temporarily_unavailable' } }),
   'a redirect to another host': () => ({ status: 307, headers: { location: 'http://127.0.0.2:9/elsewhere' } }),
 };
 
@@ -66,6 +71,8 @@ const OUTCOMES: Record<string, { authorization: string; polling: string }> = {
   'invalid UTF-8': { authorization: 'ServerError', polling: 'ServerError' },
   'a 10 MiB body': { authorization: 'ServerError', polling: 'ServerError' },
   'an error member that is not a string': { authorization: 'ServerError', polling: 'ServerError' },
+  "a web framework's own 503 error JSON": { authorization: 'NetworkError', polling: 'fault' },
+  'temporarily_unavailable': { authorization: 'NetworkError', polling: 'fault' },
   'a redirect to another host': { authorization: 'ServerError', polling: 'ServerError' },
 };
 
@@ -146,7 +153,43 @@ describe('a hostile server', () => {
   });
 });
 
+describe('a hostile server, on the real clock', () => {
+  it('leaves no timer or socket behind once a flow riding out faults is disposed', async () => {
+    const before = handles();
+    const server = await hostileServer(deviceAuthorizationReply({ interval: 1 }), BEHAVIOURS['accept, then hang']!);
+    const flow = new OAuth2DeviceAuthorizationFlow({
+      authorizationUrl: server.url('/device'),
+      tokenUrl: server.url('/token'),
+      clientIdentifier: 'tv-app',
+      requestTimeout: 200,
+    });
+    const faults: number[] = [];
+    const twoFaults = new Promise<void>((resolve) =>
+      flow.on('transientError', (_error: DeviceFlowError, retryIn: number) => {
+        faults.push(retryIn);
+        if (faults.length === 2) resolve();
+      }),
+    );
+    flow.grant();
+    await twoFaults;
+    // The back-off doubled between the two faults.
+    expect(faults).toEqual([2_000, 4_000]);
+    flow.dispose();
+    await server.close();
+    await expectNothingLeft(before);
+  }, 10_000);
+});
+
 describe('absurd values in the device authorization response', () => {
+  let before: Record<string, number>;
+  beforeEach(() => {
+    before = handles();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await expectNothingLeft(before);
+  });
+
   const run = async (overrides: Record<string, unknown>) => {
     const server = await hostileServer(deviceAuthorizationReply(overrides));
     cleanups.push(() => server.close());
