@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MIN_REDACTED_LENGTH, REDACTED, redactText } from './redact.js';
+import { MIN_REDACTED_LENGTH, REDACTED, redactForms, type SecretForm, secretForms } from './redact.js';
 
 /** Names under which the flow keeps or sends a secret, in its context, its events and its HTTP parameters. */
 const SECRET_MEMBERS = new Set([
@@ -47,7 +47,7 @@ export function createInspectionSanitizer(): <T>(value: T) => T {
   const known = new Set<string>();
   return <T>(value: T): T => {
     learn(value, known, 0, new WeakSet());
-    return sanitize(value, [...known], 0, new WeakMap()) as T;
+    return sanitize(value, secretForms([...known]), 0, new WeakMap()) as T;
   };
 }
 
@@ -91,8 +91,8 @@ function learn(value: unknown, known: Set<string>, depth: number, seen: WeakSet<
   }
 }
 
-function sanitize(value: unknown, secrets: string[], depth: number, seen: WeakMap<object, unknown>): unknown {
-  if (typeof value === 'string') return redactText(value, secrets);
+function sanitize(value: unknown, secrets: readonly SecretForm[], depth: number, seen: WeakMap<object, unknown>): unknown {
+  if (typeof value === 'string') return redactForms(value, secrets);
   if (typeof value !== 'object' || value === null) return value;
   if (seen.has(value)) return seen.get(value);
   if (depth >= MAX_DEPTH) return REDACTED;

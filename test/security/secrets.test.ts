@@ -13,14 +13,21 @@ import { createInspectionSanitizer } from '../../src/inspection.js';
 import { createTestFlow, nextSignal } from '../helpers/flowHarness.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 
+// Characters that encodings change, as real secrets have them: Azure client secrets (`~`), Google refresh tokens (`1//`).
 const SECRETS = {
   accessToken: 'AccessTokenSecret-7f3a9c1e',
-  refreshToken: 'RefreshTokenSecret-2b8d4e6f',
+  refreshToken: '1//RefreshTokenSecret-2b8d4e6f',
   idToken: 'IdTokenSecret-9a1c3e5g',
-  deviceCode: 'DeviceCodeSecret-4h6j8k0m',
-  clientSecret: 'ClientSecret-1q3w5e7r',
+  deviceCode: 'DeviceCodeSecret+4h6j8k0m',
+  clientSecret: 'Client~Secret/1q3w=5e7r "x"',
 };
-const ALL = Object.values(SECRETS);
+/** Each secret as sent, and as a server could echo it: percent-encoded, form-encoded, JSON-escaped. */
+const ALL = Object.values(SECRETS).flatMap((secret) => [
+  secret,
+  encodeURIComponent(secret),
+  new URLSearchParams({ s: secret }).toString().slice(2),
+  JSON.stringify(secret).slice(1, -1),
+]);
 /** What a hostile server, or a careless modifier, puts in an error: every secret the flow holds at that moment. */
 const quoting = (...secrets: string[]) => `leaking ${secrets.join(' and ')}`;
 
@@ -58,6 +65,13 @@ describe('secrets', () => {
     await nextSignal(flow, 'requestFailed');
     capture();
 
+    // A server that echoes the form it received: the device code and client secret, form-encoded.
+    server.handle('/token', (request) => ({ status: 400, json: { error: 'invalid_request', error_description: `got ${request.body}` } }));
+    flow.startTokenPolling();
+    clock.increment(5_000);
+    await nextSignal(flow, 'requestFailed');
+    capture();
+
     server.queue('/token', { json: { access_token: SECRETS.accessToken, refresh_token: SECRETS.refreshToken, id_token: SECRETS.idToken, scope: 'openid', expires_in: 3600 } });
     flow.startTokenPolling();
     clock.increment(5_000);
@@ -75,7 +89,8 @@ describe('secrets', () => {
     await nextSignal(flow, 'requestFailed');
     capture();
 
-    expect(errors.map((error) => error.code)).toEqual(['ServerError', 'ServerError', 'ClientError']);
+    expect(errors.map((error) => error.code)).toEqual(['ServerError', 'ServerError', 'ServerError', 'ClientError']);
+    expect(errors[1]!.errorDescription).toMatch(/device_code=\[redacted\]&client_id=tv-app&client_secret=\[redacted\]$/);
     for (const error of errors) {
       outputs.push(error.message, JSON.stringify(error), inspect(error, { depth: 10 }), format('%s %o', error, error), String(error.cause ?? ''));
     }
