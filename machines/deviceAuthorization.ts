@@ -17,7 +17,7 @@
  * @see [RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)
  */
 
-import { assign, enqueueActions, fromPromise, setup, stateIn } from 'xstate';
+import { and, assign, enqueueActions, fromPromise, setup, stateIn } from 'xstate';
 import { DeviceFlowError, isDeviceFlowError } from '../src/errors.js';
 import type { DeviceAuthorization } from '../src/protocol/deviceAuthorizationResponse.js';
 import { DEFAULT_POLL_INTERVAL_SECONDS } from '../src/protocol/deviceAuthorizationResponse.js';
@@ -158,6 +158,9 @@ function initialContext(input: DeviceFlowInput = {}): DeviceFlowContext {
     lastError: null,
   };
 }
+
+/** The event XState raises when `awaitingUser.userCode.valid`'s expiry delay ends (`xstate.after.<delay>.<state id>`). */
+const USER_CODE_EXPIRY_EVENT = { type: 'xstate.after.untilUserCodeExpiry.deviceAuthorization.awaitingUser.userCode.valid' };
 
 const flow = setup({
   types: {
@@ -319,6 +322,13 @@ const flow = setup({
       enqueue.emit({ type: 'accessTokenAboutToExpire' });
       if (context.autoRefresh && context.refreshToken !== '') enqueue.raise({ type: 'REFRESH' });
     }),
+    /**
+     * A flow resumed after its code expired takes the expiry's own transitions now, not on a zero-delay timer: the
+     * application must not see it live in between.
+     */
+    settlePastExpiry: enqueueActions(({ context, enqueue, self }) => {
+      if (context.userCodeExpirationAt !== null && readClock(self) >= context.userCodeExpirationAt) enqueue.raise(USER_CODE_EXPIRY_EVENT as never);
+    }),
     rescheduleRefreshClientSide: enqueueActions(({ context, enqueue, self }) => {
       enqueue.assign(scheduleRefresh(context, readClock(self), true));
     }),
@@ -390,6 +400,11 @@ export const deviceAuthorizationChart = flow.createMachine({
         },
       },
       on: {
+        // Restored without its request (see readFlowSnapshot): send it again, checked against the settings in force now.
+        RESUME: [
+          { guard: 'grantBlocked', target: 'failed.authorization', actions: { type: 'reportFailure', params: refusedFor(grantProblem) } },
+          { target: 'authorizing', reenter: true },
+        ],
         REFRESH: { actions: { type: 'reportFailure', params: refused('Cannot refresh while a device authorization request is in flight') } },
         START_POLLING: { actions: { type: 'reportFailure', params: refused('No device code to poll with yet: the device authorization request is in flight') } },
       },
@@ -413,7 +428,7 @@ export const deviceAuthorizationChart = flow.createMachine({
                   },
                 ],
               },
-              on: { RESUME: { target: 'valid', reenter: true } },
+              on: { RESUME: { target: 'valid', reenter: true, actions: 'settlePastExpiry' } },
             },
             expired: {},
           },
@@ -499,6 +514,13 @@ export const deviceAuthorizationChart = flow.createMachine({
                 STOP_POLLING: { target: 'stopped', actions: 'stopPolling' },
                 START_POLLING: {},
                 REFRESH: { actions: { type: 'reportFailure', params: refused('Cannot refresh while polling is in progress') } },
+                // Restored without its request (see readFlowSnapshot): send it again, with the settings in force now.
+                // Refused, polling stops within awaitingUser: a transition out of it would conflict with the user-code
+                // region's own RESUME, and lose to it.
+                RESUME: [
+                  { guard: 'pollingBlocked', target: 'stopped', actions: [{ type: 'reportFailure', params: refusedFor(pollingProblem) }, 'stopPolling'] },
+                  { target: 'requesting', reenter: true },
+                ],
               },
             },
             stopped: {
@@ -580,6 +602,20 @@ export const deviceAuthorizationChart = flow.createMachine({
       },
       on: {
         REFRESH: {},
+        // Restored without its request (see readFlowSnapshot): send it again, checked against the settings in force now.
+        RESUME: [
+          {
+            guard: and(['refreshBlocked', 'hasAccessToken']),
+            target: 'granted',
+            actions: { type: 'reportFailure', params: ({ context }) => ({ ...refusedFor(refreshProblem)({ context }), status: 'Granted' as const }) },
+          },
+          {
+            guard: 'refreshBlocked',
+            target: 'failed.refresh',
+            actions: { type: 'reportFailure', params: ({ context }) => ({ ...refusedFor(refreshProblem)({ context }), status: 'NotAuthenticated' as const }) },
+          },
+          { target: 'refreshing', reenter: true },
+        ],
         START_POLLING: { actions: { type: 'reportFailure', params: refused('Cannot poll while a refresh request is in flight') } },
       },
     },

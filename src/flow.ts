@@ -166,13 +166,15 @@ export class OAuth2DeviceAuthorizationFlow {
     failure.unsubscribe();
     const started = this.#actor.getSnapshot();
     if (started.status === 'error') throw unfitSnapshot(started.error);
-    this.#view = { ...started.context };
-    this.#step(() => {
-      if (persisted === undefined) return;
-      // Settings given now win over the saved ones; then the timers XState does not restore are set again.
+    if (persisted !== undefined) {
+      // Settings given now win over the saved ones; then the timers and requests XState does not restore are set
+      // going again, and a code that expired meanwhile is settled.
       this.#actor.send({ type: 'UPDATE', settings });
       this.#actor.send({ type: 'RESUME' });
-    });
+    }
+    // The properties read as resumed at once; the signals of resuming reach the listeners added right after this.
+    this.#view = { ...this.#actor.getSnapshot().context };
+    this.#scheduleDelivery();
   }
 
   // ── Signals ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -515,13 +517,16 @@ export class OAuth2DeviceAuthorizationFlow {
   #enqueue(event: DeviceFlowEmitted): void {
     this.#undelivered.push(event);
     // A step no method started (a response arrived): deliver once the actor is done with it.
-    if (this.#steps === 0 && !this.#deliveryScheduled) {
-      this.#deliveryScheduled = true;
-      queueMicrotask(() => {
-        this.#deliveryScheduled = false;
-        this.#deliver();
-      });
-    }
+    if (this.#steps === 0) this.#scheduleDelivery();
+  }
+
+  #scheduleDelivery(): void {
+    if (this.#deliveryScheduled || this.#undelivered.length === 0) return;
+    this.#deliveryScheduled = true;
+    queueMicrotask(() => {
+      this.#deliveryScheduled = false;
+      this.#deliver();
+    });
   }
 
   #deliver(): void {

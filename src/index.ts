@@ -37,6 +37,9 @@ export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIM
 export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions } from './services.js';
 export type { FetchFunction } from './http/postForm.js';
 
+export { createFlowSnapshot, readFlowSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './persistence.js';
+export type { DeviceFlowSnapshot } from './persistence.js';
+
 export { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from './inspection.js';
 
 export { DeviceFlowError, isDeviceFlowError } from './errors.js';

@@ -28,8 +28,14 @@ export interface DeviceFlowSnapshot {
   state: unknown;
 }
 
-/** Wraps an actor's persisted snapshot. */
-export function createFlowSnapshot(persisted: unknown, now: number): DeviceFlowSnapshot {
+/**
+ * Wraps an actor's persisted snapshot, for embedding the statechart without the class: save
+ * `createFlowSnapshot(actor.getPersistedSnapshot())`; resume with `createActor(machine, { snapshot:
+ * readFlowSnapshot(saved), input: {} })`, `start()`, then send `{ type: 'RESUME' }`.
+ *
+ * @param now when the snapshot is taken, in epoch ms.
+ */
+export function createFlowSnapshot(persisted: unknown, now: number = Date.now()): DeviceFlowSnapshot {
   return { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, savedAt: new Date(now).toISOString(), state: JSON.parse(JSON.stringify(persisted)) };
 }
 
@@ -50,7 +56,16 @@ export function readFlowSnapshot(value: unknown): unknown {
       `The snapshot has schema version ${JSON.stringify(snapshot.version)}, but this release of ${SNAPSHOT_FORMAT} reads version ${SNAPSHOT_VERSION}: start a new flow with grant()`,
     );
   }
-  return snapshot.state;
+  return withoutRequestsInFlight(snapshot.state);
+}
+
+/**
+ * `state` without the requests that were in flight when it was saved. XState would send them again as they were, to
+ * the endpoint and with the client saved then; without them, the statechart sends them again on `RESUME`, with the
+ * settings given on resuming and through the same checks as any request (https, the code's expiry).
+ */
+function withoutRequestsInFlight(state: object): object {
+  return 'children' in state ? { ...state, children: {} } : state;
 }
 
 function parseJson(text: string): unknown {

@@ -112,10 +112,16 @@ describe('snapshot() and resuming', () => {
     const before = server.requestsTo('/token').length;
     for (const snapshot of [waiting, inFlight]) {
       const resumed = resume(snapshot, T0 + 600_000);
-      resumed.clock.increment(0);
-      await settle();
+      // Settled as the constructor returns: it never looks live.
+      expect(resumed.flow).toMatchObject({ polling: false, nextPollAt: null, status: 'TemporaryCredentialsReceived' });
+      // The signal reaches a listener added right after the constructor.
+      await Promise.resolve();
       expect(resumed.failures.map((error) => error.code)).toEqual(['ExpiredError']);
-      expect(resumed.flow.polling).toBe(false);
+      resumed.clock.increment(600_000);
+      await settle();
+      expect(resumed.failures).toHaveLength(1);
+      expect(resumed.flow.startTokenPolling()).toBe(false);
+      expect(resumed.failures.map((error) => error.code)).toEqual(['ExpiredError', 'ExpiredError']);
       resumed.flow.dispose();
     }
     expect(server.requestsTo('/token')).toHaveLength(before);
@@ -143,6 +149,39 @@ describe('snapshot() and resuming', () => {
     const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: server.url('/token-v2'), clock: new SimulatedClock() });
     expect(resumed.tokenUrl?.pathname).toBe('/token-v2');
     expect(resumed.userCode).toBe('WDJB-MJHT');
+    resumed.dispose();
+  });
+
+  it('sends the poll that was in flight with the endpoint and client given on resuming', async () => {
+    server.handle('/token', () => 'handled');
+    const { flow, clock } = await authorized();
+    clock.increment(5_000);
+    await server.nextRequest('/token');
+    const snapshot = flow.snapshot();
+    flow.dispose();
+    server.handle('/token-v2', tokenReply());
+    const clockAfter = new SimulatedClock();
+    clockAfter.set(T0 + 6_000);
+    const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: server.url('/token-v2'), clientIdentifier: 'tv-app-v2', clock: clockAfter });
+    await nextSignal(resumed, 'granted');
+    const [request] = server.requestsTo('/token-v2');
+    expect(request!.params.get('client_id')).toBe('tv-app-v2');
+    expect(request!.params.get('device_code')).toBe('device-code-secret');
+    expect(server.requestsTo('/token')).toHaveLength(1);
+    resumed.dispose();
+  });
+
+  it('refuses to resume polling an endpoint given on resuming that is not https', async () => {
+    server.handle('/token', () => 'handled');
+    const { flow, clock } = await authorized();
+    clock.increment(5_000);
+    await server.nextRequest('/token');
+    const snapshot = flow.snapshot();
+    flow.dispose();
+    const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: 'http://as.example/token', clock: new SimulatedClock() });
+    const [error] = await nextSignal(resumed, 'requestFailed');
+    expect(error).toMatchObject({ code: 'ClientError', message: expect.stringMatching(/allowInsecureHttp/) });
+    expect(resumed.polling).toBe(false);
     resumed.dispose();
   });
 

@@ -2,6 +2,7 @@ import { createActor, SimulatedClock, type Snapshot } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
 import { DeviceFlowError } from '../../src/errors.js';
+import { createFlowSnapshot, readFlowSnapshot } from '../../src/persistence.js';
 import { deferredFlowActors, sampleAuthorization, sampleTokens } from '../helpers/deferredActors.js';
 import { answer, defaultInput, fail, startMachine, T0 } from '../helpers/machineHarness.js';
 
@@ -270,7 +271,8 @@ describe('RESUME after restoring a persisted snapshot', () => {
     const actors = deferredFlowActors();
     const clock = new SimulatedClock();
     clock.set(now);
-    const actor = createActor(deviceAuthorizationChart.provide({ actors: actors.actors }), { clock, snapshot: persisted as Snapshot<unknown>, input: {} });
+    const saved = JSON.parse(JSON.stringify(createFlowSnapshot(persisted)));
+    const actor = createActor(deviceAuthorizationChart.provide({ actors: actors.actors }), { clock, snapshot: readFlowSnapshot(saved) as Snapshot<unknown>, input: {} });
     const failures: string[] = [];
     actor.on('requestFailed', (event) => failures.push(event.error.code));
     actor.start();
@@ -283,7 +285,7 @@ describe('RESUME after restoring a persisted snapshot', () => {
     flow.actor.send({ type: 'GRANT' });
     await answer(flow.requestDeviceAuthorization.last, sampleAuthorization({ interval: 5 }));
     flow.clock.increment(2_000);
-    const resumed = restore(JSON.parse(JSON.stringify(flow.actor.getPersistedSnapshot())), T0 + 4_000);
+    const resumed = restore(flow.actor.getPersistedSnapshot(), T0 + 4_000);
     resumed.clock.increment(999);
     expect(resumed.pollToken.calls).toHaveLength(0);
     resumed.clock.increment(1);
@@ -295,7 +297,7 @@ describe('RESUME after restoring a persisted snapshot', () => {
     flow.actor.send({ type: 'GRANT' });
     await answer(flow.requestDeviceAuthorization.last, sampleAuthorization({ interval: 5, expiresIn: 30 }));
     flow.clock.increment(5_000);
-    const resumed = restore(JSON.parse(JSON.stringify(flow.actor.getPersistedSnapshot())), T0 + 10_000);
+    const resumed = restore(flow.actor.getPersistedSnapshot(), T0 + 10_000);
     expect(resumed.pollToken.calls).toHaveLength(1);
     resumed.clock.increment(19_999);
     expect(resumed.failures).toEqual([]);
@@ -308,15 +310,17 @@ describe('RESUME after restoring a persisted snapshot', () => {
     const flow = startMachine();
     flow.actor.send({ type: 'GRANT' });
     await answer(flow.requestDeviceAuthorization.last, sampleAuthorization({ interval: 5, expiresIn: 30 }));
-    const resumed = restore(JSON.parse(JSON.stringify(flow.actor.getPersistedSnapshot())), T0 + 60_000);
-    resumed.clock.increment(0);
+    const resumed = restore(flow.actor.getPersistedSnapshot(), T0 + 60_000);
+    // At once, on RESUME: not on a timer, with the flow looking live until it fires.
     expect(resumed.failures).toEqual(['ExpiredError']);
+    expect(resumed.actor.getSnapshot().context.polling).toBe(false);
+    resumed.clock.increment(60_000);
     expect(resumed.pollToken.calls).toHaveLength(0);
   });
 
   it('re-arms the refresh signal of a granted flow', async () => {
     const flow = await granted(sampleTokens({ expiresIn: 3600 }));
-    const resumed = restore(JSON.parse(JSON.stringify(flow.actor.getPersistedSnapshot())), T0 + 5_000 + 3_000_000);
+    const resumed = restore(flow.actor.getPersistedSnapshot(), T0 + 5_000 + 3_000_000);
     const signals: string[] = [];
     resumed.actor.on('accessTokenAboutToExpire', (event) => signals.push(event.type));
     resumed.clock.increment(420_000 - 1);
