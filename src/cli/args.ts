@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import type { ClientAuthenticationMethod } from '../protocol/requests.js';
 import { findInvalidScopeToken } from '../protocol/scope.js';
+import { isSecureEndpoint } from '../protocol/urls.js';
 import { isProviderName, PRESETS, type ProviderName } from './presets.js';
 
 /** A mistake on the command line. */
@@ -46,6 +47,8 @@ export type Command =
       clientIdentifier: string;
       clientSecret: string;
       clientAuthentication: ClientAuthenticationMethod | null;
+      /** Plain-http endpoints beyond loopback are allowed. */
+      allowInsecureHttp: boolean;
     } & OutputOptions);
 
 const OPTIONS = {
@@ -64,11 +67,12 @@ const OPTIONS = {
   'no-qr': { type: 'boolean' },
   timeout: { type: 'string' },
   inspect: { type: 'boolean' },
+  'allow-insecure-http': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
 
-const LOGIN_ONLY = ['issuer', 'authorization-url', 'token-url', 'provider', 'tenant', 'client-id', 'client-secret', 'client-auth'] as const;
+const LOGIN_ONLY = ['issuer', 'authorization-url', 'token-url', 'provider', 'tenant', 'client-id', 'client-secret', 'client-auth', 'allow-insecure-http'] as const;
 const CLIENT_AUTH: Record<string, ClientAuthenticationMethod> = { post: 'client_secret_post', basic: 'client_secret_basic', none: 'none' };
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -116,6 +120,8 @@ function loginCommand(values: Values, env: Record<string, string | undefined>): 
   const clientIdentifier = values['client-id'];
   if (!clientIdentifier) throw new UsageError('login needs the client: add --client-id ID');
   const server = serverChoice(values);
+  const allowInsecureHttp = values['allow-insecure-http'] ?? false;
+  if (!allowInsecureHttp) for (const [option, url] of plainUrls(server)) throw new UsageError(insecureMessage(option, url));
   const clientSecret = values['client-secret'] ?? env.DEVICE_FLOW_CLIENT_SECRET ?? '';
   if (server.kind === 'provider' && PRESETS[server.provider].requiresClientSecret && clientSecret === '') {
     throw new UsageError(`${PRESETS[server.provider].title} needs the client secret: add --client-secret or set DEVICE_FLOW_CLIENT_SECRET`);
@@ -128,6 +134,7 @@ function loginCommand(values: Values, env: Record<string, string | undefined>): 
     clientIdentifier,
     clientSecret,
     clientAuthentication: auth === undefined ? null : CLIENT_AUTH[auth]!,
+    allowInsecureHttp,
     ...outputOptions(values),
   };
 }
@@ -141,6 +148,7 @@ function serverChoice(values: Values): ServerChoice {
   if (given > 1) throw new UsageError('give only one of --issuer, --provider, or --authorization-url with --token-url');
   if (provider !== undefined) {
     if (!isProviderName(provider)) throw new UsageError(`unknown provider ${JSON.stringify(provider)}: use one of ${Object.keys(PRESETS).join(', ')}`);
+    if (values.tenant !== undefined && provider !== 'microsoft') throw new UsageError('--tenant goes with --provider microsoft');
     return { kind: 'provider', provider, tenant: values.tenant };
   }
   if (values.tenant !== undefined) throw new UsageError('--tenant goes with --provider microsoft');
@@ -148,6 +156,18 @@ function serverChoice(values: Values): ServerChoice {
   if (authorizationUrl === undefined) throw new UsageError('--token-url needs --authorization-url URL as well');
   if (tokenUrl === undefined) throw new UsageError('--authorization-url needs --token-url URL as well');
   return { kind: 'endpoints', authorizationUrl: httpUrl(authorizationUrl, '--authorization-url'), tokenUrl: httpUrl(tokenUrl, '--token-url') };
+}
+
+/** The URLs of `server` that are plain http beyond loopback, with the option that gave each. */
+function plainUrls(server: ServerChoice): [string, string][] {
+  const given: [string, string][] =
+    server.kind === 'issuer' ? [['--issuer', server.issuer]] : server.kind === 'endpoints' ? [['--authorization-url', server.authorizationUrl], ['--token-url', server.tokenUrl]] : [];
+  return given.filter(([, url]) => !isSecureEndpoint(url, false));
+}
+
+/** The one-line refusal of a plain-http URL. */
+export function insecureMessage(what: string, url: string): string {
+  return `${what} ${new URL(url).origin} is not https: the device code and tokens would travel in clear text; use https, or add --allow-insecure-http`;
 }
 
 function outputOptions(values: Values): OutputOptions {
@@ -172,9 +192,13 @@ function httpUrl(value: string, option: string): string {
   return url.href;
 }
 
+// No device code lives longer than a day (RFC 8628 leaves it to the server; the flow caps it there).
+const MAX_TIMEOUT_SECONDS = 86_400;
+
 function seconds(value: string): number {
   const number = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(number > 0)) throw new UsageError(`--timeout takes a number of seconds greater than 0, not ${JSON.stringify(value)}`);
+  if (number > MAX_TIMEOUT_SECONDS) throw new UsageError(`--timeout takes at most ${MAX_TIMEOUT_SECONDS} seconds (a day: no code lives longer), not ${value}`);
   return number;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setTimeout as delay } from 'node:timers/promises';
 import type { OutputOptions } from './args.js';
 import { startEmbeddedServer } from './embeddedServer.js';
 import { type CliIO, runLogin } from './login.js';
@@ -17,6 +18,8 @@ export const SIMULATED_USER_DELAY_MS = 2_500;
 export async function runDemo(options: OutputOptions & { interactive: boolean }, io: CliIO): Promise<number> {
   const server = await startEmbeddedServer();
   io.stderr.write(`Started a local authorization server (oidc-provider, in memory) at ${server.issuer}\n`);
+  // The simulated user leaves when the login ends, whichever way: Ctrl-C, --timeout, or the code expiring.
+  const loginOver = new AbortController();
   const pending: Promise<void>[] = [];
   try {
     return await runLogin(
@@ -35,18 +38,20 @@ export async function runDemo(options: OutputOptions & { interactive: boolean },
           return;
         }
         io.stderr.write(`A simulated user will approve in ${SIMULATED_USER_DELAY_MS / 1000} s (run with --interactive to do it yourself).\n`);
-        pending.push(simulateUser(prompt.completeVerificationUrl ?? prompt.verificationUrl, prompt.userCode, io));
+        pending.push(simulateUser(prompt.completeVerificationUrl ?? prompt.verificationUrl, prompt.userCode, io, loginOver.signal));
       },
     );
   } finally {
+    loginOver.abort();
     await Promise.all(pending);
     await server.close();
   }
 }
 
-async function simulateUser(url: URL, userCode: string, io: CliIO): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, SIMULATED_USER_DELAY_MS));
-  if (io.interrupt.aborted) return;
+async function simulateUser(url: URL, userCode: string, io: CliIO, loginOver: AbortSignal): Promise<void> {
+  const gone = AbortSignal.any([io.interrupt, loginOver]);
+  const arrived = await delay(SIMULATED_USER_DELAY_MS, true, { signal: gone }).catch(() => false);
+  if (!arrived) return;
   try {
     await actAsUser(url.href, userCode, { decision: 'approve', login: 'demo-user' });
     io.stderr.write('\nThe simulated user signed in as demo-user and approved on the server’s pages.\n');

@@ -23,6 +23,8 @@ export const EXIT_CODES = {
   expired: 5,
   /** The authorization server could not be reached. */
   network: 6,
+  /** Tokens were granted, but `--output` could not be written (with `--json` they are still printed). */
+  notSaved: 7,
   /** `--timeout` ran out first. */
   timeout: 124,
   /** Ctrl-C. */

@@ -24,45 +24,67 @@ export interface InspectorRelay {
 }
 
 /**
- * Starts the relay on a free port of 127.0.0.1 and connects an inspector to it. `@statelyai/inspect` is loaded only
- * now: it is an optional dependency.
+ * Starts the relay on a free port of 127.0.0.1 and connects an inspector to it; resolves once the relay listens.
+ * `@statelyai/inspect` is loaded only now: it is an optional dependency.
  *
- * @throws {DeviceFlowError} `ClientError` when `@statelyai/inspect` is not installed.
+ * @param choosePort picks the port to try; another process may take it before the relay binds, so up to three are
+ *   tried.
+ * @throws {DeviceFlowError} `ClientError` when `@statelyai/inspect` is not installed, or no port could be bound.
  */
-export async function startInspectorRelay(): Promise<InspectorRelay> {
+export async function startInspectorRelay(choosePort: () => Promise<number> = freeLoopbackPort): Promise<InspectorRelay> {
   const [inspect, server] = await Promise.all([import('@statelyai/inspect'), import('@statelyai/inspect/server')]).catch(() => {
     throw new DeviceFlowError('ClientError', '--inspect needs the @statelyai/inspect package: npm install @statelyai/inspect');
   });
-  const port = await freeLoopbackPort();
-  const relay = onLoopbackOnly(() => server.createInspectorServer({ port, autoOpen: false }));
-  const socketUrl = `ws://127.0.0.1:${port}`;
-  const inspector = inspect.createWebSocketInspector({ url: socketUrl, ...createInspectorSanitizers() });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    socketUrl,
-    inspect: inspector.inspect,
-    async stop() {
-      // Inspection events leave on idle callbacks; give the last ones a moment before closing the socket.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      inspector.stop();
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await choosePort();
+    const { result: relay, listening } = onLoopbackOnly(() => server.createInspectorServer({ port, autoOpen: false }));
+    try {
+      await listening;
+    } catch (error) {
+      lastError = error;
       relay.stop();
-    },
-  };
+      continue;
+    }
+    const socketUrl = `ws://127.0.0.1:${port}`;
+    const inspector = inspect.createWebSocketInspector({ url: socketUrl, ...createInspectorSanitizers() });
+    return {
+      url: `http://127.0.0.1:${port}`,
+      socketUrl,
+      inspect: inspector.inspect,
+      async stop() {
+        // Inspection events leave on idle callbacks; give the last ones a moment before closing the socket.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        inspector.stop();
+        relay.stop();
+      },
+    };
+  }
+  throw new DeviceFlowError('ClientError', `--inspect could not start its relay on 127.0.0.1: ${(lastError as Error).message}`, {}, { cause: lastError });
 }
 
 /**
- * Runs `start` with every `server.listen(port, callback)` it makes bound to 127.0.0.1: the relay listens on all
- * interfaces otherwise, and its events carry what the flow does.
+ * Runs `start` with the `server.listen(port, callback)` it makes bound to 127.0.0.1 (the relay listens on all
+ * interfaces otherwise, and its events carry what the flow does), and reports whether that server came up. The
+ * server's other `error` listeners are taken off: the relay's WebSocket server re-emits them with no listener of its
+ * own, which would crash the process on a port taken in the meantime.
  */
-function onLoopbackOnly<T>(start: () => T): T {
+function onLoopbackOnly<T>(start: () => T): { result: T; listening: Promise<void> } {
   const listen = Server.prototype.listen;
+  let listening: Promise<void> = Promise.reject(new Error('the relay did not start listening'));
+  listening.catch(() => undefined);
   Server.prototype.listen = function (this: Server, ...args: unknown[]) {
     const call = listen as (this: Server, ...rest: unknown[]) => Server;
-    if (typeof args[0] === 'number' && typeof args[1] === 'function') return call.call(this, args[0], '127.0.0.1', args[1]);
-    return call.apply(this, args);
+    if (typeof args[0] !== 'number' || typeof args[1] !== 'function') return call.apply(this, args);
+    this.removeAllListeners('error');
+    listening = new Promise((resolve, reject) => {
+      this.once('listening', () => resolve());
+      this.on('error', reject);
+    });
+    return call.call(this, args[0], '127.0.0.1', args[1]);
   } as Server['listen'];
   try {
-    return start();
+    return { result: start(), listening };
   } finally {
     Server.prototype.listen = listen;
   }

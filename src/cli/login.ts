@@ -4,7 +4,7 @@
  * @module
  */
 
-import { authorizeDevice, type UserCodePrompt } from '../authorizeDevice.js';
+import { authorizeDevice, type DeviceTokens, type UserCodePrompt } from '../authorizeDevice.js';
 import { isDeviceFlowError } from '../errors.js';
 import type { DeviceFlowOptions } from '../flow.js';
 import type { OutputOptions } from './args.js';
@@ -43,6 +43,8 @@ export async function runLogin(
   const controller = new AbortController();
   const cancel = () => controller.abort(new Abandoned('cancelled'));
   io.interrupt.addEventListener('abort', cancel, { once: true });
+  // Ctrl-C may have come before this login began (while the demo's server started).
+  if (io.interrupt.aborted) cancel();
   const timer = output.timeout === null ? null : setTimeout(() => controller.abort(new Abandoned('timeout')), output.timeout * 1000);
   const progress = new ProgressLine(io.stderr);
   let relay: InspectorRelay | null = null;
@@ -65,12 +67,11 @@ export async function runLogin(
       },
     );
     progress.stop();
-    if (output.output !== null) {
-      await writeTokenFile(output.output, tokens);
-      io.stderr.write(`Tokens written to ${output.output} (readable by you only).\n`);
-    }
-    io.stdout.write(output.json ? `${JSON.stringify({ status: 'granted', ...tokensAsJson(tokens) })}\n` : tokenSummary(tokens));
-    return EXIT_CODES.granted;
+    const notSaved = output.output === null ? null : await saveTokens(output.output, tokens, io);
+    io.stdout.write(
+      output.json ? `${JSON.stringify({ status: 'granted', ...tokensAsJson(tokens), ...(notSaved === null ? {} : { outputError: notSaved }) })}\n` : tokenSummary(tokens),
+    );
+    return notSaved === null ? EXIT_CODES.granted : EXIT_CODES.notSaved;
   } catch (error) {
     progress.stop();
     const outcome: Outcome = error instanceof Abandoned ? error.outcome : outcomeOf(error);
@@ -81,6 +82,19 @@ export async function runLogin(
     if (timer !== null) clearTimeout(timer);
     io.interrupt.removeEventListener('abort', cancel);
     await relay?.stop();
+  }
+}
+
+/** Writes the token file; returns why it failed, or `null`. */
+async function saveTokens(path: string, tokens: DeviceTokens, io: CliIO): Promise<string | null> {
+  try {
+    await writeTokenFile(path, tokens);
+    io.stderr.write(`Tokens written to ${path} (readable by you only).\n`);
+    return null;
+  } catch (error) {
+    const reason = (error as Error).message;
+    io.stderr.write(`device-flow: the sign-in succeeded, but the tokens could not be written to ${path}: ${reason}\n`);
+    return reason;
   }
 }
 

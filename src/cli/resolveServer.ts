@@ -6,7 +6,8 @@
 
 import { isDeviceFlowError } from '../errors.js';
 import type { DeviceFlowOptions } from '../flow.js';
-import type { Command } from './args.js';
+import { isSecureEndpoint } from '../protocol/urls.js';
+import { type Command, insecureMessage } from './args.js';
 import { discoverEndpoints } from './discovery.js';
 import { EXIT_CODES, outcomeOf } from './exitCodes.js';
 import type { CliIO } from './login.js';
@@ -17,6 +18,7 @@ export async function resolveServer(command: Extract<Command, { kind: 'login' }>
   const client: DeviceFlowOptions = {
     clientIdentifier: command.clientIdentifier,
     clientIdentifierSharedKey: command.clientSecret,
+    allowInsecureHttp: command.allowInsecureHttp,
     ...(command.clientAuthentication === null ? {} : { clientAuthentication: command.clientAuthentication }),
     ...(command.scope === null ? {} : { requestedScopeTokens: command.scope }),
   };
@@ -36,6 +38,11 @@ export async function resolveServer(command: Extract<Command, { kind: 'login' }>
     case 'issuer':
       try {
         const { authorizationUrl, tokenUrl } = await discoverEndpoints(server.issuer, { signal: io.interrupt });
+        const plain = command.allowInsecureHttp ? undefined : [authorizationUrl, tokenUrl].find((url) => !isSecureEndpoint(url, false));
+        if (plain !== undefined) {
+          io.stderr.write(`device-flow: ${insecureMessage('the discovered endpoint', plain)}\n`);
+          return EXIT_CODES.usage;
+        }
         return { ...client, authorizationUrl, tokenUrl };
       } catch (error) {
         if (io.interrupt.aborted) return EXIT_CODES.cancelled;

@@ -11,6 +11,7 @@ import { EXIT_CODES } from './exitCodes.js';
 import { type CliIO, runLogin } from './login.js';
 import { PRESETS } from './presets.js';
 import { resolveServer } from './resolveServer.js';
+import { tokenFileProblem } from './tokenFile.js';
 
 const HELP = `device-flow: sign in with the OAuth 2.0 Device Authorization Grant (RFC 8628)
 
@@ -26,6 +27,7 @@ Login options:
   --client-auth post|basic|none   how the secret is sent (default post)
   --tenant TENANT          Microsoft tenant (default organizations)
   --scope SCOPE            repeat or separate with spaces
+  --allow-insecure-http    allow plain-http endpoints beyond this machine (loopback is always allowed)
 
 Output options (demo and login):
   --json                   the result as JSON on stdout; human text on stderr
@@ -35,7 +37,7 @@ Output options (demo and login):
   --inspect                stream the statechart to the Stately inspector (relay on 127.0.0.1)
 
 Exit codes: 0 granted, 1 server error, 2 usage, 3 configuration, 4 denied, 5 expired, 6 network,
-124 timeout, 130 cancelled (Ctrl-C).
+7 granted but --output not written, 124 timeout, 130 cancelled (Ctrl-C).
 `;
 
 /** Runs `device-flow` with `argv`; returns the exit code. */
@@ -47,6 +49,14 @@ export async function run(argv: readonly string[], io: CliIO, env: Record<string
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`device-flow: ${error.message}\n`);
     return EXIT_CODES.usage;
+  }
+  if ('output' in command && command.output !== null) {
+    // Found out now, not after the user approved: the device code is single-use.
+    const problem = await tokenFileProblem(command.output);
+    if (problem !== null) {
+      io.stderr.write(`device-flow: --output ${problem}\n`);
+      return EXIT_CODES.usage;
+    }
   }
   switch (command.kind) {
     case 'help':

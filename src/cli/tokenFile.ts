@@ -4,7 +4,9 @@
  * @module
  */
 
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { DeviceTokens } from '../authorizeDevice.js';
 
 /**
@@ -20,6 +22,21 @@ export async function writeTokenFile(path: string, tokens: DeviceTokens): Promis
     await rm(temporary, { force: true });
     throw error;
   }
+}
+
+/**
+ * Why `path` cannot take the token file, or `null` when it can: its directory must exist and be writable, and `path`
+ * must not be a directory.
+ */
+export async function tokenFileProblem(path: string): Promise<string | null> {
+  const directory = dirname(resolve(path));
+  const target = await stat(path).catch(() => null);
+  if (target?.isDirectory()) return `${path} is a directory: name a file in it`;
+  const folder = await stat(directory).catch(() => null);
+  if (folder === null) return `${path}: the directory ${directory} does not exist`;
+  if (!folder.isDirectory()) return `${path}: ${directory} is not a directory`;
+  const writable = await access(directory, constants.W_OK).then(() => true, () => false);
+  return writable ? null : `${path}: the directory ${directory} is not writable`;
 }
 
 /** The tokens as the JSON the CLI prints with `--json` and writes with `--output`. */

@@ -2,11 +2,13 @@
  * `npm start` and the demo command: a whole login against the embedded server, approved by the simulated user or, in
  * interactive mode, by the test acting as the person at the browser.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runDemo } from '../../src/cli/demo.js';
 import { actAsUser } from '../../src/cli/simulatedUser.js';
 import { runCli, startCli } from '../helpers/cli.js';
 
@@ -30,6 +32,26 @@ describe('npm start', () => {
     expect(summary['ID token']).toMatch(REDACTED_TOKEN);
     expect(summary.scope).toBe('openid profile offline_access');
   });
+});
+
+describe('npm start in a fresh checkout', () => {
+  it('builds the package first (prestart), then completes the login', async () => {
+    // The files a clone would have (tracked, or new and not ignored), and the installed dependencies.
+    const root = resolve(import.meta.dirname, '../..');
+    const checkout = await mkdtemp(join(tmpdir(), 'device-flow-checkout-'));
+    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\0').filter(Boolean);
+    for (const file of files) if (existsSync(join(root, file))) await cp(join(root, file), join(checkout, file));
+    await symlink(join(root, 'node_modules'), join(checkout, 'node_modules'));
+    expect(existsSync(join(checkout, 'dist'))).toBe(false);
+    try {
+      const { code, stdout, stderr } = await runCli(['start', '--silent'], { command: ['npm'], cwd: checkout, timeout: 90_000 });
+      expect(code, stderr).toBe(0);
+      expect(stdout.split('\n')[0]).toBe('Signed in.');
+      expect(existsSync(join(checkout, 'dist/src/cli/main.js'))).toBe(true);
+    } finally {
+      await rm(checkout, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe.concurrent('device-flow demo', () => {
@@ -79,5 +101,32 @@ describe.concurrent('device-flow demo', () => {
     expect(stdout).toMatch(/\r\x1b\[2KWaiting for approval · code expires in \d+:\d\d · next check in \d+:\d\d/);
     expect(stdout).toMatch(/\x1b\[1m[A-Z]{4}-[A-Z]{4}\x1b\[22m/);
     expect(stdout.match(/\r\x1b\[2KWaiting for approval/g)!.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('Ctrl-C in the demo', () => {
+  it('pressed while the local server starts: the login does not begin, exit 130', async () => {
+    let stderr = '';
+    const interrupt = new AbortController();
+    const demo = runDemo(
+      { interactive: false, json: false, output: null, qr: false, timeout: null, inspect: false, scope: null },
+      { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) }, interrupt: interrupt.signal },
+    );
+    interrupt.abort();
+    expect(await demo).toBe(130);
+    expect(stderr).toMatch(/device-flow: cancelled\./);
+    expect(stderr).not.toMatch(/enter the code/);
+  });
+
+  it('pressed while waiting for the simulated user: exits 130 at once, without waiting for the user', async () => {
+    const cli = startCli(['demo', '--no-qr']);
+    await cli.stderrMatching(/A simulated user will approve in/);
+    const pressed = Date.now();
+    cli.child.kill('SIGINT');
+    const { code, stderr } = await cli.done;
+    expect(code).toBe(130);
+    expect(stderr).not.toMatch(/simulated user signed in/);
+    // The simulated user would arrive 2.5 s after the code was shown.
+    expect(Date.now() - pressed).toBeLessThan(2_000);
   });
 });

@@ -2,6 +2,9 @@
  * `device-flow login` against servers started by the test: the quirk replicas (in real time, with a 1 s interval),
  * the embedded oidc-provider (found by discovery), and addresses where nothing listens. Each outcome has its exit code.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
 import { actAsUser } from '../../src/cli/simulatedUser.js';
@@ -17,6 +20,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([embedded.close(), ...quirkServers.map((server) => server.close())]);
+  // On the real clock too, no replica ever saw a poll sooner than its interval.
+  expect(quirkServers.map((server) => server.earlyPolls)).toEqual(quirkServers.map(() => 0));
 });
 
 async function replica(provider: Provider, options: Omit<QuirkServerOptions, 'now'> = {}): Promise<QuirkServer> {
@@ -115,6 +120,36 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     await hanging.close();
   });
 
+  it('exits 7 when the token file cannot be written after the grant, still printing the tokens with --json', async () => {
+    const server = await replica('github');
+    const directory = await mkdtemp(join(tmpdir(), 'device-flow-'));
+    const cli = startCli([...endpoints(server), '--client-id', 'gh', '--json', '--output', join(directory, 'tokens.json')]);
+    await cli.stderrMatching(/enter the code/);
+    // The directory was there when the login began, and is gone when the tokens arrive.
+    await rm(directory, { recursive: true });
+    server.decide('approve');
+    const { code, stdout, stderr } = await cli.done;
+    expect(code).toBe(7);
+    expect(stderr).toMatch(/the sign-in succeeded, but the tokens could not be written to .*tokens\.json: ENOENT/);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({ status: 'granted', outputError: expect.stringMatching(/ENOENT/) });
+    expect(result.accessToken).toMatch(/^gho_/);
+  });
+
+  it('refuses plain-http endpoints beyond loopback with exit 2, and uses them with --allow-insecure-http', async () => {
+    const server = await replica('github');
+    server.decide('approve');
+    // The IPv4-mapped IPv6 form of 127.0.0.1: it reaches the replica, but is no loopback name the flow trusts.
+    const mapped = (url: string) => url.replace('127.0.0.1', '[::ffff:127.0.0.1]');
+    const args = ['login', '--authorization-url', mapped(server.deviceAuthorizationUrl), '--token-url', mapped(server.tokenUrl), '--client-id', 'gh', '--no-qr', '--json'];
+    const refused = await runCli(args);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toMatch(/^device-flow: --authorization-url http:\/\/\[::ffff:7f00:1\]:\d+ is not https: .*; use https, or add --allow-insecure-http$/);
+    const allowed = await runCli([...args, '--allow-insecure-http']);
+    expect(allowed.code).toBe(0);
+    expect(JSON.parse(allowed.stdout).status).toBe('granted');
+  });
+
   it('finds the endpoints with --issuer (discovery) and authenticates a confidential client', async () => {
     const client = embedded.clients.secretBasic;
     const cli = startCli(
@@ -152,6 +187,10 @@ describe.concurrent('device-flow: bad arguments', () => {
     [['demo', '--client-id', 'x'], /--client-id belongs to the login command/],
     [['demo', '--scope', 'a"b'], /is not a scope token/],
     [['dance'], /unknown command "dance": use demo, login or providers/],
+    [['demo', '--timeout', '3000000'], /--timeout takes at most 86400 seconds/],
+    [['login', '--provider', 'github', '--tenant', 'contoso', '--client-id', 'x'], /--tenant goes with --provider microsoft/],
+    [['demo', '--output', '/nonexistent-directory/tokens.json'], /--output \/nonexistent-directory\/tokens.json: the directory \/nonexistent-directory does not exist/],
+    [['demo', '--output', tmpdir()], /is a directory: name a file in it/],
   ])('%j → exit 2 with a one-line error naming the fix', async (args, message) => {
     const { code, stdout, stderr } = await runCli(args);
     expect(code).toBe(2);

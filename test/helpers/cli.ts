@@ -13,9 +13,12 @@ export interface CliRun {
 }
 
 /** Starts the built CLI with `args`; it is killed after `timeout` ms. */
-export function startCli(args: string[], { env = {}, timeout = 25_000, command = [process.execPath, CLI] }: { env?: Record<string, string>; timeout?: number; command?: string[] } = {}): CliRun {
+export function startCli(
+  args: string[],
+  { env = {}, timeout = 25_000, command = [process.execPath, CLI], cwd }: { env?: Record<string, string>; timeout?: number; command?: string[]; cwd?: string } = {},
+): CliRun {
   const started = Date.now();
-  const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: (match: RegExpMatchArray) => void }[] = [];
