@@ -31,6 +31,8 @@ export interface QuirkServer {
   tokenUrl: string;
   /** Polls received, with the time each arrived. */
   polls: { at: number; request: RecordedRequest }[];
+  /** Polls that came sooner than the interval after the one before (each earned a `slow_down`). */
+  readonly earlyPolls: number;
   decide(decision: UserDecision): void;
   /** The client secret the server expects (Google requires one in the body). */
   clientSecret: string;
@@ -61,6 +63,7 @@ export async function startQuirkServer(provider: Provider, options: QuirkServerO
   const codes = new Map<string, Code>();
   let decision: UserDecision = 'undecided';
   let issued = 0;
+  let earlyPolls = 0;
   const clientSecret = 'google-client-secret-1';
 
   const expired = (code: Code) => now() >= code.issuedAt + lifetime * 1000;
@@ -98,6 +101,7 @@ export async function startQuirkServer(provider: Provider, options: QuirkServerO
     }
     if (code === undefined) return answer({ error: provider === 'github' ? 'incorrect_device_code' : 'invalid_grant' }, 400);
     const tooEarly = code.lastPoll !== null && now() - code.lastPoll < code.interval * 1000;
+    if (tooEarly) earlyPolls++;
     code.lastPoll = now();
     if (expired(code)) {
       // Auth0: "expired_token error is returned exactly once. After that, the endpoint returns invalid_grant."
@@ -137,6 +141,9 @@ export async function startQuirkServer(provider: Provider, options: QuirkServerO
     deviceAuthorizationUrl: server.url(paths.device),
     tokenUrl: server.url(paths.token),
     polls,
+    get earlyPolls() {
+      return earlyPolls;
+    },
     clientSecret,
     decide: (next) => void (decision = next),
     close: () => server.close(),

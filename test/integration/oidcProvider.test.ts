@@ -4,7 +4,7 @@
  * to each poll, so the tests need not wait out the 5 s interval.
  */
 import { SimulatedClock } from 'xstate';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type EmbeddedClient, type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
 import { actAsUser, type SimulatedUserOptions } from '../../src/cli/simulatedUser.js';
 import { DeviceFlowError } from '../../src/errors.js';
@@ -92,6 +92,46 @@ describe('oidc-provider', () => {
     expect(flow.token).toMatch(/^[\w-]{40,}$/);
     expect(flow.token).not.toBe(firstToken);
     flow.dispose();
+  });
+
+  it('grants when the user types the code on the verification page instead of following the complete URL', async () => {
+    const { flow, clock } = flowFor(server, server.clients.public, { requestedScopeTokens: ['openid'] });
+    const granted = nextSignal(flow, 'granted');
+    flow.grant();
+    const [verificationUrl, userCode] = await nextSignal(flow, 'authorizeWithUserCode');
+    expect(verificationUrl.search).toBe('');
+    const page = await actAsUser(verificationUrl.href, userCode, { decision: 'approve', login: 'dave' });
+    expect(page).toMatch(/Sign-in Success/);
+    clock.set(flow.nextPollAt!.getTime());
+    await granted;
+    expect(flow.idToken.split('.')).toHaveLength(3);
+    flow.dispose();
+  });
+
+  it("fails with ExpiredError when the server's expired_token comes before the client's own expiry", async () => {
+    // The client is told the code lives ten minutes; the server ends it after thirty seconds, its real lifetime.
+    const stretched: DeviceFlowOptions['fetch'] = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!input.endsWith('/device/auth')) return response;
+      const body = (await response.json()) as Record<string, unknown>;
+      return Response.json({ ...body, expires_in: 600 }, { status: response.status });
+    };
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const { flow, clock } = flowFor(shortLived, shortLived.clients.public, { fetch: stretched });
+      const failed = nextSignal(flow, 'requestFailed');
+      flow.grant();
+      await nextSignal(flow, 'authorizeWithUserCode');
+      vi.setSystemTime(Date.now() + 31_000);
+      clock.set(flow.nextPollAt!.getTime());
+      const [error] = await failed;
+      expect(error).toMatchObject({ code: 'ExpiredError', error: 'expired_token' });
+      // The code ends when the server said so, not ten minutes in.
+      expect(flow.userCodeExpirationAt!.getTime()).toBe(clock.now());
+      flow.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('issues no ID token without the openid scope', async () => {

@@ -45,11 +45,30 @@ async function run(provider: Provider, scenario: Scenario = {}) {
     clock.set(at.getTime());
   });
   flow.grant();
-  return { flow, clock, server, error: await outcome };
+  const error = await outcome;
+  // The replicas answer a poll that comes too soon with slow_down; no scenario here may earn one.
+  expect(server.earlyPolls).toBe(0);
+  return { flow, clock, server, error };
 }
 
 /** Milliseconds between consecutive polls, as the server saw them. */
 const gaps = (server: QuirkServer) => server.polls.slice(1).map((poll, index) => poll.at - server.polls[index]!.at);
+
+describe('the replicas', () => {
+  it.each(['github', 'google', 'microsoft', 'auth0'] as const)('%s answers a poll that comes too soon with slow_down', async (provider) => {
+    let now = Date.UTC(2026, 10, 27, 12);
+    const server = await startQuirkServer(provider, { now: () => now });
+    open.push(server);
+    const post = async (url: string, body: Record<string, string>) =>
+      (await fetch(url, { method: 'POST', headers: { accept: 'application/json' }, body: new URLSearchParams({ ...body, client_secret: server.clientSecret }) })).json();
+    const { device_code } = (await post(server.deviceAuthorizationUrl, { client_id: 'c' })) as { device_code: string };
+    const poll = () => post(server.tokenUrl, { client_id: 'c', device_code, grant_type: 'urn:ietf:params:oauth:grant-type:device_code' });
+    await expect(poll()).resolves.toMatchObject({ error: 'authorization_pending' });
+    now += 4_999;
+    await expect(poll()).resolves.toMatchObject({ error: 'slow_down' });
+    expect(server.earlyPolls).toBe(1);
+  });
+});
 
 describe('GitHub', () => {
   it('grants through JSON answers sent with HTTP 200, honouring the interval of a slow_down body', async () => {
@@ -97,6 +116,12 @@ describe('Google', () => {
     expect(gaps(server)).toEqual([5_000, 5_000, 5_000]);
   });
 
+  it('slows down on a slow_down sent with HTTP 428', async () => {
+    const { server, error } = await run('google', { server: { slowDownOn: [2] }, flow: { clientIdentifierSharedKey: 'google-client-secret-1' }, decideAfter: 3 });
+    expect(error).toBeNull();
+    expect(gaps(server)).toEqual([5_000, 10_000, 10_000]);
+  });
+
   it('fails with ServerError invalid_client without the client secret', async () => {
     const { error } = await run('google');
     expect(error).toMatchObject({ code: 'ServerError', error: 'invalid_client', status: 401 });
@@ -105,8 +130,9 @@ describe('Google', () => {
 
 describe('Microsoft Entra ID', () => {
   it("grants, keeping the vendor's message and ext_expires_in as extra tokens", async () => {
-    const { flow, error } = await run('microsoft', { flow: { requestedScopeTokens: ['openid', 'profile', 'User.Read'] } });
+    const { flow, server, error } = await run('microsoft', { server: { slowDownOn: [1] }, flow: { requestedScopeTokens: ['openid', 'profile', 'User.Read'] }, decideAfter: 3 });
     expect(error).toBeNull();
+    expect(gaps(server)).toEqual([10_000, 10_000, 10_000]);
     expect(flow.extraTokens).toEqual({ message: expect.stringMatching(/^To sign in, use a web browser/), ext_expires_in: 3599 });
     expect(flow.grantedScopeTokens).toEqual(['User.Read', 'profile', 'openid', 'email']);
   });
