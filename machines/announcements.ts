@@ -12,7 +12,7 @@ import type { DeviceFlowContext, DeviceFlowEmitted, FlowProperties, FlowStatus }
 
 /** The part of `enqueueActions`' `enqueue` that announcements use. */
 export interface Enqueue {
-  assign(values: Partial<DeviceFlowContext>): void;
+  assign(values: Partial<DeviceFlowContext> | ((args: { context: DeviceFlowContext }) => Partial<DeviceFlowContext>)): void;
   emit(event: DeviceFlowEmitted): void;
 }
 
@@ -26,16 +26,19 @@ export function announce(
   changes: Partial<FlowProperties>,
   quietly: Partial<DeviceFlowContext> = {},
 ): void {
-  const assigned: Partial<DeviceFlowContext> = { ...quietly };
-  let changed = Object.keys(quietly).length > 0;
+  let changed: Partial<FlowProperties> | null = null;
   for (const name in changes) {
     const value = changes[name as keyof FlowProperties];
-    if (value === undefined || sameValue(context[name as keyof FlowProperties], value)) continue;
-    (assigned as Record<string, unknown>)[name] = value;
-    changed = true;
+    if (value === undefined || sameValue(context.properties[name as keyof FlowProperties], value)) continue;
+    ((changed ??= {}) as Record<string, unknown>)[name] = value;
     enqueue.emit({ type: `${name}Changed`, value } as DeviceFlowEmitted);
   }
-  if (changed) enqueue.assign(assigned);
+  if (changed !== null) {
+    const properties = changed;
+    // Merged into the properties as they are when the assignment runs: an action may announce more than once. The
+    // spread copy keeps the properties' hidden class, so every copy is as fast as the first.
+    enqueue.assign(({ context: current }) => ({ ...quietly, properties: { ...current.properties, ...properties } }));
+  } else if (Object.keys(quietly).length > 0) enqueue.assign(quietly);
 }
 
 /** What to report about a failure: the error, and the status to announce before `requestFailed` (Qt §4.4). */
@@ -50,7 +53,7 @@ export interface FailureReport {
  */
 export function reportFailure(enqueue: Enqueue, context: DeviceFlowContext, report: FailureReport): void {
   // The services redact what they know; the tokens and the device code are known here.
-  const error = redactSecrets(report.error, [context.token, context.refreshToken, context.idToken, context.deviceCode]);
+  const error = redactSecrets(report.error, [context.properties.token, context.properties.refreshToken, context.properties.idToken, context.deviceCode]);
   const { status } = report;
   if (error.error !== undefined) {
     enqueue.emit({ type: 'serverReportedErrorOccurred', error: error.error, errorDescription: error.errorDescription ?? '', uri: error.errorUri ?? null });

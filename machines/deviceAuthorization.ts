@@ -67,7 +67,7 @@ function refusedFor(problem: (context: DeviceFlowContext) => string | null) {
  * consecutive faults lasts.
  */
 function retryable(error: DeviceFlowError, context: DeviceFlowContext): boolean {
-  return error.code === 'NetworkError' && (context.maxConsecutiveFailures === null || context.consecutiveFailures < context.maxConsecutiveFailures);
+  return error.code === 'NetworkError' && (context.properties.maxConsecutiveFailures === null || context.consecutiveFailures < context.properties.maxConsecutiveFailures);
 }
 
 function expired(): FailureReport {
@@ -83,12 +83,12 @@ function expiredOrUnreachable(context: DeviceFlowContext): FailureReport {
 
 /** The part of every actor's input that names the endpoint and the client. */
 function clientRequest(context: DeviceFlowContext, url: string | null): ClientRequest {
-  return { url: url ?? '', clientIdentifier: context.clientIdentifier, clientAuthentication: context.clientAuthentication };
+  return { url: url ?? '', clientIdentifier: context.properties.clientIdentifier, clientAuthentication: context.properties.clientAuthentication };
 }
 
 /** Whether the device authorization request carries a nonce (Qt §2.3). */
 function nonceIsSent(context: DeviceFlowContext): boolean {
-  return context.nonceMode === 'Enabled' || (context.nonceMode === 'Automatic' && context.requestedScopeTokens.includes('openid'));
+  return context.properties.nonceMode === 'Enabled' || (context.properties.nonceMode === 'Automatic' && context.properties.requestedScopeTokens.includes('openid'));
 }
 
 /** The token properties a token response sets, in Qt's announcement order (Qt §5). */
@@ -100,7 +100,7 @@ function tokenProperties(context: DeviceFlowContext, tokens: TokenResponse, now:
     // A refresh response may omit the ID token (OpenID Connect Core §12.2); the one from the grant then stays.
     ...(isRefresh && tokens.idToken === '' ? {} : { idToken: tokens.idToken }),
     expirationAt: tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000,
-    extraTokens: { ...context.extraTokens, ...tokens.extraTokens },
+    extraTokens: { ...context.properties.extraTokens, ...tokens.extraTokens },
   };
 }
 
@@ -113,8 +113,8 @@ function scheduleRefresh(context: DeviceFlowContext, now: number, clientSide: bo
   return {
     refreshAt: refreshSignalAt({
       now,
-      expirationAt: context.expirationAt,
-      refreshLeadTime: context.refreshLeadTime,
+      expirationAt: context.properties.expirationAt,
+      refreshLeadTime: context.properties.refreshLeadTime,
       tokenLifetime: context.tokenLifetime,
       clientSide,
     }),
@@ -123,30 +123,32 @@ function scheduleRefresh(context: DeviceFlowContext, now: number, clientSide: bo
 
 function initialContext(input: DeviceFlowInput = {}): DeviceFlowContext {
   return {
-    authorizationUrl: input.authorizationUrl ?? null,
-    tokenUrl: input.tokenUrl ?? null,
-    clientIdentifier: input.clientIdentifier ?? '',
-    clientAuthentication: input.clientAuthentication ?? 'client_secret_post',
-    requestedScopeTokens: [...(input.requestedScopeTokens ?? [])],
-    nonceMode: input.nonceMode ?? 'Automatic',
-    nonce: input.nonce ?? '',
-    autoRefresh: input.autoRefresh ?? false,
-    refreshLeadTime: input.refreshLeadTime ?? 0,
-    token: input.token ?? '',
-    refreshToken: input.refreshToken ?? '',
-    allowInsecureHttp: input.allowInsecureHttp ?? false,
-    maxConsecutiveFailures: input.maxConsecutiveFailures ?? null,
-    userCode: '',
-    verificationUrl: null,
-    completeVerificationUrl: null,
-    userCodeExpirationAt: null,
-    idToken: '',
-    expirationAt: null,
-    grantedScopeTokens: [],
-    extraTokens: {},
-    nextPollAt: null,
-    status: 'NotAuthenticated',
-    polling: false,
+    properties: {
+      authorizationUrl: input.authorizationUrl ?? null,
+      tokenUrl: input.tokenUrl ?? null,
+      clientIdentifier: input.clientIdentifier ?? '',
+      clientAuthentication: input.clientAuthentication ?? 'client_secret_post',
+      requestedScopeTokens: [...(input.requestedScopeTokens ?? [])],
+      nonceMode: input.nonceMode ?? 'Automatic',
+      nonce: input.nonce ?? '',
+      autoRefresh: input.autoRefresh ?? false,
+      refreshLeadTime: input.refreshLeadTime ?? 0,
+      token: input.token ?? '',
+      refreshToken: input.refreshToken ?? '',
+      allowInsecureHttp: input.allowInsecureHttp ?? false,
+      maxConsecutiveFailures: input.maxConsecutiveFailures ?? null,
+      userCode: '',
+      verificationUrl: null,
+      completeVerificationUrl: null,
+      userCodeExpirationAt: null,
+      idToken: '',
+      expirationAt: null,
+      grantedScopeTokens: [],
+      extraTokens: {},
+      nextPollAt: null,
+      status: 'NotAuthenticated',
+      polling: false,
+    },
     deviceCode: '',
     pollInterval: DEFAULT_POLL_INTERVAL_SECONDS,
     tokenLifetime: null,
@@ -176,24 +178,24 @@ const flow = setup({
     refreshTokens: fromPromise<TokenResponse, RefreshTokenRequest>(notProvided('refreshTokens')),
   },
   delays: {
-    untilNextPoll: ({ context, self }) => delayUntil(context.nextPollAt, readClock(self)),
-    untilUserCodeExpiry: ({ context, self }) => delayUntil(context.userCodeExpirationAt, readClock(self)),
+    untilNextPoll: ({ context, self }) => delayUntil(context.properties.nextPollAt, readClock(self)),
+    untilUserCodeExpiry: ({ context, self }) => delayUntil(context.properties.userCodeExpirationAt, readClock(self)),
     untilRefreshCheckpoint: ({ context, self }) => delayUntil(context.refreshCheckpoint, readClock(self)),
   },
   guards: {
     grantBlocked: ({ context }) => grantProblem(context) !== null,
     refreshBlocked: ({ context }) => refreshProblem(context) !== null,
     pollingBlocked: ({ context }) => pollingProblem(context) !== null,
-    hasAccessToken: ({ context }) => context.token !== '',
-    firstPollBeforeExpiry: ({ context }) => context.userCodeExpirationAt !== null && firstPollAt(context) < context.userCodeExpirationAt,
+    hasAccessToken: ({ context }) => context.properties.token !== '',
+    firstPollBeforeExpiry: ({ context }) => context.properties.userCodeExpirationAt !== null && firstPollAt(context) < context.properties.userCodeExpirationAt,
     nextPollBeforeExpiry: ({ context }) =>
-      context.nextPollAt !== null && context.userCodeExpirationAt !== null && context.nextPollAt < context.userCodeExpirationAt,
+      context.properties.nextPollAt !== null && context.properties.userCodeExpirationAt !== null && context.properties.nextPollAt < context.properties.userCodeExpirationAt,
     noRefreshScheduled: ({ context }) => context.refreshAt === null,
     // Delays longer than a timer can wait fire at a checkpoint first, which only re-arms the timer.
     checkpointBeforeRefresh: ({ context }) =>
       context.refreshAt !== null && context.refreshCheckpoint !== null && context.refreshCheckpoint < context.refreshAt,
     refreshLeadTimeChanges: ({ context, event }) =>
-      event.type === 'UPDATE' && event.settings.refreshLeadTime !== undefined && event.settings.refreshLeadTime !== context.refreshLeadTime,
+      event.type === 'UPDATE' && event.settings.refreshLeadTime !== undefined && event.settings.refreshLeadTime !== context.properties.refreshLeadTime,
   },
   actions: {
     /** Assigns the given properties, announcing each change (the class's setters send these). */
@@ -231,7 +233,7 @@ const flow = setup({
       );
     }),
     prepareNonce: enqueueActions(({ context, enqueue }) => {
-      if (nonceIsSent(context) && context.nonce === '') announce(enqueue, context, { nonce: createNonce() });
+      if (nonceIsSent(context) && context.properties.nonce === '') announce(enqueue, context, { nonce: createNonce() });
     }),
     /** Qt §3 steps 10–14: take the user code, tell the application, start polling. */
     acceptAuthorization: enqueueActions(({ context, enqueue, self }, authorization: DeviceAuthorization) => {
@@ -267,7 +269,11 @@ const flow = setup({
         { ...properties, status: 'Granted' },
         {
           tokenLifetime: tokens.expiresIn,
-          ...scheduleRefresh({ ...context, expirationAt: properties.expirationAt ?? null, tokenLifetime: tokens.expiresIn }, now, false),
+          ...scheduleRefresh(
+            { ...context, properties: { ...context.properties, expirationAt: properties.expirationAt ?? null }, tokenLifetime: tokens.expiresIn },
+            now,
+            false,
+          ),
           // Device codes are single-use: drop the secret once it has done its job.
           ...(isRefresh ? {} : { deviceCode: '' }),
         },
@@ -280,7 +286,7 @@ const flow = setup({
      */
     noteServerExpiry: enqueueActions(({ context, enqueue, self }, { error }: { error: DeviceFlowError }) => {
       const now = readClock(self);
-      if (error.code === 'ExpiredError' && (context.userCodeExpirationAt === null || context.userCodeExpirationAt > now)) {
+      if (error.code === 'ExpiredError' && (context.properties.userCodeExpirationAt === null || context.properties.userCodeExpirationAt > now)) {
         announce(enqueue, context, { userCodeExpirationAt: now });
       }
     }),
@@ -320,14 +326,14 @@ const flow = setup({
     announceTokenAboutToExpire: enqueueActions(({ context, enqueue }) => {
       enqueue.assign({ refreshAt: null, refreshCheckpoint: null });
       enqueue.emit({ type: 'accessTokenAboutToExpire' });
-      if (context.autoRefresh && context.refreshToken !== '') enqueue.raise({ type: 'REFRESH' });
+      if (context.properties.autoRefresh && context.properties.refreshToken !== '') enqueue.raise({ type: 'REFRESH' });
     }),
     /**
      * A flow resumed after its code expired takes the expiry's own transitions now, not on a zero-delay timer: the
      * application must not see it live in between.
      */
     settlePastExpiry: enqueueActions(({ context, enqueue, self }) => {
-      if (context.userCodeExpirationAt !== null && readClock(self) >= context.userCodeExpirationAt) enqueue.raise(USER_CODE_EXPIRY_EVENT as never);
+      if (context.properties.userCodeExpirationAt !== null && readClock(self) >= context.properties.userCodeExpirationAt) enqueue.raise(USER_CODE_EXPIRY_EVENT as never);
     }),
     rescheduleRefreshClientSide: enqueueActions(({ context, enqueue, self }) => {
       enqueue.assign(scheduleRefresh(context, readClock(self), true));
@@ -381,9 +387,9 @@ export const deviceAuthorizationChart = flow.createMachine({
         id: 'requestDeviceAuthorization',
         src: 'requestDeviceAuthorization',
         input: ({ context }) => ({
-          ...clientRequest(context, context.authorizationUrl),
-          scope: context.requestedScopeTokens,
-          nonce: nonceIsSent(context) ? context.nonce : null,
+          ...clientRequest(context, context.properties.authorizationUrl),
+          scope: context.properties.requestedScopeTokens,
+          nonce: nonceIsSent(context) ? context.properties.nonce : null,
         }),
         onDone: [
           {
@@ -463,12 +469,12 @@ export const deviceAuthorizationChart = flow.createMachine({
                 id: 'pollToken',
                 src: 'pollToken',
                 input: ({ context }) => ({
-                  url: context.tokenUrl ?? '',
-                  clientIdentifier: context.clientIdentifier,
-                  clientAuthentication: context.clientAuthentication,
+                  url: context.properties.tokenUrl ?? '',
+                  clientIdentifier: context.properties.clientIdentifier,
+                  clientAuthentication: context.properties.clientAuthentication,
                   deviceCode: context.deviceCode,
-                  requestedScopeTokens: context.requestedScopeTokens,
-                  notAfter: context.userCodeExpirationAt,
+                  requestedScopeTokens: context.properties.requestedScopeTokens,
+                  notAfter: context.properties.userCodeExpirationAt,
                 }),
                 onDone: [
                   { guard: ({ event }) => event.output.kind === 'pending', target: 'waiting', actions: 'scheduleNextPoll' },
@@ -577,9 +583,9 @@ export const deviceAuthorizationChart = flow.createMachine({
         id: 'refreshTokens',
         src: 'refreshTokens',
         input: ({ context }) => ({
-          ...clientRequest(context, context.tokenUrl),
-          refreshToken: context.refreshToken,
-          requestedScopeTokens: context.requestedScopeTokens,
+          ...clientRequest(context, context.properties.tokenUrl),
+          refreshToken: context.properties.refreshToken,
+          requestedScopeTokens: context.properties.requestedScopeTokens,
         }),
         onDone: {
           target: 'granted',

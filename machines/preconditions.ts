@@ -6,31 +6,31 @@
  */
 
 import { isSecureEndpoint } from '../src/protocol/urls.js';
-import type { DeviceFlowContext } from './types.js';
+import type { DeviceFlowContext, FlowProperties } from './types.js';
 
-type Endpoints = Pick<DeviceFlowContext, 'authorizationUrl' | 'tokenUrl' | 'allowInsecureHttp'>;
+type Endpoints = Pick<FlowProperties, 'authorizationUrl' | 'tokenUrl' | 'allowInsecureHttp'>;
 
 /** Why `grant()` cannot start, or `null`. */
-export function grantProblem(context: Endpoints): string | null {
-  if (!context.authorizationUrl) return 'No authorization URL set';
-  return tokenEndpointProblem(context) ?? insecure('authorization', context.authorizationUrl, context.allowInsecureHttp);
+export function grantProblem({ properties }: { properties: Endpoints }): string | null {
+  if (!properties.authorizationUrl) return 'No authorization URL set';
+  return tokenEndpointProblem(properties) ?? insecure('authorization', properties.authorizationUrl, properties.allowInsecureHttp);
 }
 
 /** Why a refresh cannot start, or `null`. */
-export function refreshProblem(context: Endpoints & Pick<DeviceFlowContext, 'refreshToken'>): string | null {
-  if (context.refreshToken === '') return 'No refresh token set';
-  return tokenEndpointProblem(context);
+export function refreshProblem({ properties }: { properties: Endpoints & Pick<FlowProperties, 'refreshToken'> }): string | null {
+  if (properties.refreshToken === '') return 'No refresh token set';
+  return tokenEndpointProblem(properties);
 }
 
 /** Why polling cannot start or go on, or `null`. */
-export function pollingProblem(context: Endpoints & Pick<DeviceFlowContext, 'deviceCode'>): string | null {
-  if (context.deviceCode === '') return 'No device code to poll with: call grant() first';
-  return tokenEndpointProblem(context);
+export function pollingProblem({ properties, deviceCode }: { properties: Endpoints } & Pick<DeviceFlowContext, 'deviceCode'>): string | null {
+  if (deviceCode === '') return 'No device code to poll with: call grant() first';
+  return tokenEndpointProblem(properties);
 }
 
-function tokenEndpointProblem(context: Endpoints): string | null {
-  if (!context.tokenUrl) return 'No token URL set';
-  return insecure('token', context.tokenUrl, context.allowInsecureHttp);
+function tokenEndpointProblem(properties: Endpoints): string | null {
+  if (!properties.tokenUrl) return 'No token URL set';
+  return insecure('token', properties.tokenUrl, properties.allowInsecureHttp);
 }
 
 function insecure(endpoint: 'authorization' | 'token', url: string, allowInsecureHttp: boolean): string | null {

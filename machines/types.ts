@@ -84,8 +84,15 @@ export interface FlowResults {
 /** Every value the flow announces with a `…Changed` event. */
 export type FlowProperties = FlowSettings & FlowResults;
 
-/** The statechart's context. */
-export interface DeviceFlowContext extends FlowProperties {
+/**
+ * The statechart's context: the announced properties in one object, and the flow's own bookkeeping beside them.
+ *
+ * The properties are nested, not spread, for speed: XState copies the context on every assignment, and V8 keeps a
+ * copied object of more than 19 members as a hash table, which made each copy ~25 times slower and 1.3 KB bigger.
+ */
+export interface DeviceFlowContext {
+  /** Every value the flow announces, by its property name. */
+  properties: FlowProperties;
   /** The device code of the user code that is out; empty when none. A secret. */
   deviceCode: string;
   /** The current polling interval in seconds, raised by `slow_down`. */

@@ -173,7 +173,7 @@ export class OAuth2DeviceAuthorizationFlow {
       this.#actor.send({ type: 'RESUME' });
     }
     // The properties read as resumed at once; the signals of resuming reach the listeners added right after this.
-    this.#view = { ...this.#actor.getSnapshot().context };
+    this.#view = { ...this.#actor.getSnapshot().context.properties };
     this.#scheduleDelivery();
   }
 
@@ -221,7 +221,7 @@ export class OAuth2DeviceAuthorizationFlow {
   startTokenPolling(): boolean {
     return this.#step(() => {
       this.#send({ type: 'START_POLLING' });
-      return this.#actor.getSnapshot().context.polling;
+      return this.#actor.getSnapshot().context.properties.polling;
     });
   }
 

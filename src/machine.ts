@@ -17,7 +17,7 @@ import { createDeviceFlowActors, type TransportOptionsSource } from './services.
  *   input: { authorizationUrl, tokenUrl, clientIdentifier: 'my-tv-app', requestedScopeTokens: ['openid'] },
  * });
  * actor.on('authorizeWithUserCode', ({ verificationUrl, userCode }) => show(verificationUrl, userCode));
- * actor.on('granted', () => use(actor.getSnapshot().context.token));
+ * actor.on('granted', () => use(actor.getSnapshot().context.properties.token));
  * actor.start();
  * actor.send({ type: 'GRANT' });
  * ```

@@ -30,7 +30,11 @@ export function startMachine(input: DeviceFlowInput = defaultInput) {
     clock,
     emitted,
     ...actors,
-    context: () => actor.getSnapshot().context,
+    /** The context with its properties spread among the bookkeeping, as the tests read it. */
+    context: () => {
+      const { properties, ...bookkeeping } = actor.getSnapshot().context;
+      return { ...properties, ...bookkeeping };
+    },
     value: () => actor.getSnapshot().value,
     matches: (state: string) => actor.getSnapshot().matches(state as never),
     /** Milliseconds since T0 on the simulated clock. */

@@ -313,7 +313,7 @@ describe('RESUME after restoring a persisted snapshot', () => {
     const resumed = restore(flow.actor.getPersistedSnapshot(), T0 + 60_000);
     // At once, on RESUME: not on a timer, with the flow looking live until it fires.
     expect(resumed.failures).toEqual(['ExpiredError']);
-    expect(resumed.actor.getSnapshot().context.polling).toBe(false);
+    expect(resumed.actor.getSnapshot().context.properties.polling).toBe(false);
     resumed.clock.increment(60_000);
     expect(resumed.pollToken.calls).toHaveLength(0);
   });

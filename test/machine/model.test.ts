@@ -85,8 +85,8 @@ function pendingTimers(snapshot: AnyMachineSnapshot, now: number): Partial<Recor
   const context = snapshot.context as DeviceFlowContext;
   const due = (at: number | null) => (at === null ? Number.POSITIVE_INFINITY : Math.min(Math.max(at, now), now + 2_147_483_647));
   const timers: Partial<Record<Timer, number>> = {};
-  if (snapshot.matches({ awaitingUser: { poller: 'waiting' } } as never)) timers.poll = due(context.nextPollAt);
-  if (snapshot.matches({ awaitingUser: { userCode: 'valid' } } as never)) timers.expiry = due(context.userCodeExpirationAt);
+  if (snapshot.matches({ awaitingUser: { poller: 'waiting' } } as never)) timers.poll = due(context.properties.nextPollAt);
+  if (snapshot.matches({ awaitingUser: { userCode: 'valid' } } as never)) timers.expiry = due(context.properties.userCodeExpirationAt);
   if (snapshot.matches({ granted: 'refreshScheduled' } as never)) timers.refresh = due(context.refreshCheckpoint);
   return timers;
 }
@@ -144,18 +144,18 @@ function describeState(snapshot: AnyMachineSnapshot): string {
   const relative = (at: number | null) => (at === null ? null : Math.max(0, at - now));
   return JSON.stringify([
     snapshot.value,
-    context.status,
-    context.polling,
-    Boolean(context.authorizationUrl),
-    Boolean(context.tokenUrl),
+    context.properties.status,
+    context.properties.polling,
+    Boolean(context.properties.authorizationUrl),
+    Boolean(context.properties.tokenUrl),
     context.deviceCode !== '',
-    context.token !== '',
-    context.refreshToken !== '',
+    context.properties.token !== '',
+    context.properties.refreshToken !== '',
     context.pollInterval,
-    context.refreshLeadTime,
+    context.properties.refreshLeadTime,
     context.consecutiveFailures,
-    relative(context.nextPollAt),
-    relative(context.userCodeExpirationAt),
+    relative(context.properties.nextPollAt),
+    relative(context.properties.userCodeExpirationAt),
     relative(context.refreshCheckpoint),
     relative(context.refreshAt),
   ]);
@@ -284,12 +284,12 @@ function expectConsistent(snapshot: AnyMachineSnapshot, emitted: DeviceFlowEmitt
   const context = snapshot.context as DeviceFlowContext;
   // The status in the context is the one the state's tag declares.
   const tags = [...snapshot.tags].filter((tag) => tag !== 'polling');
-  expect(tags, where).toEqual([context.status]);
-  expect(context.polling, where).toBe(snapshot.hasTag('polling'));
+  expect(tags, where).toEqual([context.properties.status]);
+  expect(context.properties.polling, where).toBe(snapshot.hasTag('polling'));
   // Every announced value is the current one: the last …Changed event of a property carries its value.
   const last = new Map<string, unknown>();
   for (const event of emitted) if (event.type.endsWith('Changed')) last.set(event.type.slice(0, -7), (event as { value: unknown }).value);
-  for (const [name, value] of last) expect(context[name as keyof DeviceFlowContext], `${where}: ${name}`).toEqual(value);
+  for (const [name, value] of last) expect(context.properties[name as keyof DeviceFlowContext['properties']], `${where}: ${name}`).toEqual(value);
   // Never more than one request in flight.
   expect(Object.keys(snapshot.children).length, where).toBeLessThanOrEqual(1);
 }

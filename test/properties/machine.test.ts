@@ -126,9 +126,9 @@ async function check(script: Command[], seed: number): Promise<void> {
       case 'grant':
         return actor.send({ type: 'GRANT' });
       case 'startPolling': {
-        const wasPolling = actor.getSnapshot().context.polling;
+        const wasPolling = actor.getSnapshot().context.properties.polling;
         actor.send({ type: 'START_POLLING' });
-        if (!wasPolling && actor.getSnapshot().context.polling) anchor = clock.now();
+        if (!wasPolling && actor.getSnapshot().context.properties.polling) anchor = clock.now();
         return;
       }
       case 'stopPolling':
@@ -194,8 +194,8 @@ async function check(script: Command[], seed: number): Promise<void> {
     if (entered('failed')) expect(count('requestFailed'), where).toBe(1);
 
     const status = [...after.tags].filter((tag) => STATUS_TAGS.includes(tag));
-    expect(status, where).toEqual([context.status]);
-    expect(context.polling, where).toBe(after.hasTag('polling'));
+    expect(status, where).toEqual([context.properties.status]);
+    expect(context.properties.polling, where).toBe(after.hasTag('polling'));
   }
 }
 

@@ -207,7 +207,7 @@ describe('absurd values in the device authorization response', () => {
   ])('%s: polls every 5 s', async (_name, overrides) => {
     const { flow, result } = await run(overrides);
     expect(result).toBe('shown');
-    expect(flow.nextPollAt!.getTime() - flow.actor.getSnapshot().context.userCodeExpirationAt! + 1_800_000).toBe(5_000);
+    expect(flow.nextPollAt!.getTime() - flow.actor.getSnapshot().context.properties.userCodeExpirationAt! + 1_800_000).toBe(5_000);
   });
 
   it('interval 1e12: longer than the code lives, so it fails at once with ExpiredError', async () => {

@@ -88,7 +88,7 @@ function machineApi() {
   actor.on('requestFailed', (event) => expectTypeOf(event.error).toEqualTypeOf<DeviceFlowError>());
   actor.on('userCodeChanged', (event) => expectTypeOf(event.value).toEqualTypeOf<string>());
   actor.on('authorizeWithUserCode', (event) => expectTypeOf(event.completeVerificationUrl).toEqualTypeOf<string | null>());
-  expectTypeOf(actor.getSnapshot().context.status).toEqualTypeOf<FlowStatus>();
+  expectTypeOf(actor.getSnapshot().context.properties.status).toEqualTypeOf<FlowStatus>();
 
   deviceAuthorizationChart.provide({
     actors: { pollToken: fromPromise<PollOutcome, DeviceTokenRequest>(async () => ({ kind: 'pending' })) },
