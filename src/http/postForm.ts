@@ -6,6 +6,7 @@
 
 import { createFetch } from 'ofetch';
 import { DeviceFlowError, isDeviceFlowError } from '../errors.js';
+import { FORM_TRANSPORT, type FormTransport, type ResponseHeaders, type WithFormTransport } from './formTransport.js';
 import { readCappedBody } from './readCappedBody.js';
 
 /**
@@ -35,13 +36,20 @@ export interface PostOptions {
 /** What came back. */
 export interface RawResponse {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   body: Uint8Array;
+}
+
+/** One answer, before redirects are judged. */
+interface Answer extends RawResponse {
+  /** A browser's redirect, whose status and target it hides. */
+  opaqueRedirect: boolean;
 }
 
 /**
  * Sends `request` and reads the whole response. Any HTTP status resolves: OAuth servers put errors in bodies with all
- * kinds of statuses, so the body decides.
+ * kinds of statuses, so the body decides. A `fetch` that carries a {@link FormTransport} (as `createUndiciFetch()`
+ * does) is used through it.
  *
  * @throws {DeviceFlowError} `NetworkError` when no response arrives or the body cannot be read in time;
  *   `ServerError` when the body is too large. When `options.signal` aborts, its reason is thrown.
@@ -55,30 +63,16 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
     options.timeout,
   );
   try {
-    const $fetch = fetcherFor(options.fetch ?? globalThis.fetch);
     request.headers.set('content-type', 'application/x-www-form-urlencoded');
+    const fetch = options.fetch ?? globalThis.fetch;
+    const transport = (fetch as WithFormTransport)[FORM_TRANSPORT];
     for (let redirects = 0; ; redirects++) {
-      const response = await $fetch.raw(url, {
-        method: 'POST',
-        headers: request.headers,
-        // URLSearchParams, not a string: ofetch would add `Accept: application/json` to a string body that a request
-        // modifier had deliberately removed.
-        body: request.body,
-        responseType: 'stream',
-        ignoreResponseError: true,
-        retry: false,
-        // Redirects are ours to judge: following one to another origin would hand it the device code or a secret.
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      const next = redirectTarget(response, url, redirects);
-      if (next !== null) {
-        await response.body?.cancel();
-        url = next;
-        continue;
-      }
-      const body = await readCappedBody(response.body, options.maxResponseBytes, response.status);
-      return { status: response.status, headers: response.headers, body };
+      const answer = transport
+        ? await sendThrough(transport, url, request, options.maxResponseBytes, controller.signal)
+        : await sendWithFetch(fetch, url, request, options.maxResponseBytes, controller.signal);
+      const next = redirectTarget(answer, url, redirects);
+      if (next === null) return answer;
+      url = next;
     }
   } catch (error) {
     if (controller.signal.aborted) throw controller.signal.reason;
@@ -88,6 +82,36 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
     clearTimeout(timer);
     stopFollowing();
   }
+}
+
+async function sendThrough(transport: FormTransport, url: string, request: FormPost, maxResponseBytes: number, signal: AbortSignal): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  request.headers.forEach((value, name) => (headers[name] = value));
+  const response = await transport({ url, headers, body: request.body.toString(), signal, maxResponseBytes });
+  return { ...response, opaqueRedirect: false };
+}
+
+async function sendWithFetch(fetch: FetchFunction, url: string, request: FormPost, maxResponseBytes: number, signal: AbortSignal): Promise<Answer> {
+  const response = await fetcherFor(fetch).raw(url, {
+    method: 'POST',
+    headers: request.headers,
+    // URLSearchParams, not a string: ofetch would add `Accept: application/json` to a string body that a request
+    // modifier had deliberately removed.
+    body: request.body,
+    responseType: 'stream',
+    ignoreResponseError: true,
+    retry: false,
+    // Redirects are ours to judge: following one to another origin would hand it the device code or a secret.
+    redirect: 'manual',
+    signal,
+  });
+  const { status, headers } = response;
+  const opaqueRedirect = response.type === 'opaqueredirect';
+  if (opaqueRedirect || (status >= 300 && status <= 399)) {
+    await response.body?.cancel();
+    return { status, headers, body: new Uint8Array(0), opaqueRedirect };
+  }
+  return { status, headers, body: await readCappedBody(response.body, maxResponseBytes, status), opaqueRedirect };
 }
 
 const fetchers = new WeakMap<FetchFunction, ReturnType<typeof createFetch>>();
@@ -107,9 +131,9 @@ const MAX_REDIRECTS = 3;
  *
  * @throws {DeviceFlowError} `ServerError` for any other redirect (in browsers, every redirect: they hide the target).
  */
-function redirectTarget(response: Response, url: string, redirects: number): string | null {
+function redirectTarget(response: Answer, url: string, redirects: number): string | null {
   const { status } = response;
-  const opaque = response.type === 'opaqueredirect';
+  const opaque = response.opaqueRedirect;
   if (!opaque && (status < 300 || status > 399)) return null;
   const location = response.headers.get('location');
   const target = location === null ? null : new URL(location, url);

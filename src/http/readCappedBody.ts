@@ -21,14 +21,20 @@ export async function readCappedBody(body: ReadableStream<Uint8Array> | null, ma
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw new DeviceFlowError('ServerError', `The server sent a response body larger than ${maxBytes} bytes`, status === undefined ? {} : { status });
+      throw bodyTooLarge(maxBytes, status);
     }
     chunks.push(value);
   }
   return concat(chunks, size);
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
+/** The error for a response body over `maxBytes`. */
+export function bodyTooLarge(maxBytes: number, status?: number): DeviceFlowError {
+  return new DeviceFlowError('ServerError', `The server sent a response body larger than ${maxBytes} bytes`, status === undefined ? {} : { status });
+}
+
+/** `chunks`, `size` bytes in all, as one array. */
+export function concat(chunks: Uint8Array[], size: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const bytes = new Uint8Array(size);
   let offset = 0;

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FORM_TRANSPORT } from '../../src/http/formTransport.js';
 import { postForm, type FetchFunction } from '../../src/http/postForm.js';
 import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { rejectionOf } from '../helpers/expectError.js';
@@ -33,9 +34,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+const undiciFetch = createUndiciFetch();
 const transports: [string, FetchFunction | undefined][] = [
   ['the global fetch', undefined],
-  ['createUndiciFetch', createUndiciFetch()],
+  // Through its form transport, the road the flow takes.
+  ['createUndiciFetch', undiciFetch],
+  // As any other fetch-compatible function: its Response, Headers and streams.
+  ['createUndiciFetch called as fetch', (input, init) => undiciFetch(input, init)],
 ];
 
 describe.each(transports)('postForm over %s', (_name, fetch) => {
@@ -108,6 +113,17 @@ describe.each(transports)('postForm over %s', (_name, fetch) => {
 });
 
 describe('createUndiciFetch', () => {
+  it('carries a form transport, which postForm takes instead of calling it as fetch', async () => {
+    const fetch = createUndiciFetch();
+    const transport = fetch[FORM_TRANSPORT]!;
+    let transported = 0;
+    fetch[FORM_TRANSPORT] = (request) => (transported++, transport(request));
+    const response = await postForm({ url: server.url('/ok'), headers: new Headers(), body: new URLSearchParams({ a: 'b' }) }, { fetch, timeout: 5000, maxResponseBytes: 1000 });
+    expect(transported).toBe(1);
+    expect(response.status).toBe(418);
+    expect(response.headers.get('X-Test')).toBe('yes');
+  });
+
   it('keeps connections alive across requests', async () => {
     const fetch = createUndiciFetch();
     const ports = new Set<string>();
