@@ -50,7 +50,11 @@ describe('the built package', () => {
       if (seen.has(file)) continue;
       seen.add(file);
       const source = await readFile(file, 'utf8');
-      for (const [, specifier] of source.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
+      const imports = [
+        ...source.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g),
+        ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+      ];
+      for (const [, specifier] of imports) {
         if (specifier!.startsWith('.')) queue.push(resolve(dirname(file), specifier!));
         else external.add(specifier!);
       }

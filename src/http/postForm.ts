@@ -4,7 +4,6 @@
  * @module
  */
 
-import { createFetch } from 'ofetch';
 import { DeviceFlowError, isDeviceFlowError } from '../errors.js';
 import { FORM_TRANSPORT, type FormTransport, type ResponseHeaders, type WithFormTransport } from './formTransport.js';
 import { readCappedBody } from './readCappedBody.js';
@@ -92,7 +91,7 @@ async function sendThrough(transport: FormTransport, url: string, request: FormP
 }
 
 async function sendWithFetch(fetch: FetchFunction, url: string, request: FormPost, maxResponseBytes: number, signal: AbortSignal): Promise<Answer> {
-  const response = await fetcherFor(fetch).raw(url, {
+  const response = await (fetchers.get(fetch) ?? (await fetcherFor(fetch))).raw(url, {
     method: 'POST',
     headers: request.headers,
     // URLSearchParams, not a string: ofetch would add `Accept: application/json` to a string body that a request
@@ -114,12 +113,21 @@ async function sendWithFetch(fetch: FetchFunction, url: string, request: FormPos
   return { status, headers, body: await readCappedBody(response.body, maxResponseBytes, status), opaqueRedirect };
 }
 
-const fetchers = new WeakMap<FetchFunction, ReturnType<typeof createFetch>>();
+type Fetcher = ReturnType<typeof import('ofetch').createFetch>;
 
-/** ofetch over `fetch`, made once per `fetch` function. */
-function fetcherFor(fetch: FetchFunction): ReturnType<typeof createFetch> {
+const fetchers = new WeakMap<FetchFunction, Fetcher>();
+let ofetch: Promise<typeof import('ofetch')> | undefined;
+
+/**
+ * ofetch over `fetch`, made once per `fetch` function. ofetch is loaded on the first request, not with the package:
+ * it takes longer to import than the rest of the package, and a transport (createUndiciFetch) never needs it.
+ */
+async function fetcherFor(fetch: FetchFunction): Promise<Fetcher> {
   let fetcher = fetchers.get(fetch);
-  if (fetcher === undefined) fetchers.set(fetch, (fetcher = createFetch({ fetch: fetch as typeof globalThis.fetch })));
+  if (fetcher === undefined) {
+    const { createFetch } = await (ofetch ??= import('ofetch'));
+    fetchers.set(fetch, (fetcher = createFetch({ fetch: fetch as typeof globalThis.fetch })));
+  }
   return fetcher;
 }
 
