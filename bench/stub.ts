@@ -1,0 +1,54 @@
+/**
+ * The stub authorization server of the fleet benchmark, run in a process of its own (on its own core): it hands out
+ * device codes and answers every poll with `authorization_pending`, recording when each flow's polls arrive.
+ *
+ * Messages from the parent: `{ type: 'reset' }` starts a measurement window; `{ type: 'report' }` answers with the
+ * polls counted and the gaps between a flow's polls since the last reset.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const interval = Number(process.env.BENCH_INTERVAL ?? 5);
+const deviceBody = (deviceCode: string) =>
+  JSON.stringify({ device_code: deviceCode, user_code: 'ABCD-EFGH', verification_uri: 'https://example.com/device', expires_in: 3600, interval });
+const pendingBody = JSON.stringify({ error: 'authorization_pending' });
+
+let issued = 0;
+let polls = 0;
+let gaps: number[] = [];
+const lastPoll = new Map<string, number>();
+
+const server = createServer((request, response) => {
+  const chunks: Buffer[] = [];
+  request.on('data', (chunk: Buffer) => chunks.push(chunk));
+  request.on('end', () => {
+    const now = performance.timeOrigin + performance.now();
+    if (request.url === '/device') {
+      const body = deviceBody(`device-${++issued}`);
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      return response.end(body);
+    }
+    const deviceCode = new URLSearchParams(Buffer.concat(chunks).toString()).get('device_code') ?? '';
+    const previous = lastPoll.get(deviceCode);
+    if (previous !== undefined) gaps.push(now - previous);
+    lastPoll.set(deviceCode, now);
+    polls++;
+    response.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(pendingBody) });
+    response.end(pendingBody);
+  });
+});
+server.keepAliveTimeout = 60_000;
+
+server.listen(0, '127.0.0.1', () => process.send!({ type: 'listening', port: (server.address() as AddressInfo).port }));
+
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'reset') {
+    polls = 0;
+    gaps = [];
+  } else if (message.type === 'report') {
+    process.send!({ type: 'report', polls, gaps, cpu: process.cpuUsage() });
+  } else if (message.type === 'stop') {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  }
+});

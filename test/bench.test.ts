@@ -1,0 +1,20 @@
+/**
+ * `npm run bench` in miniature: a few flows of this package against the stub, in the benchmark's own processes, on
+ * the real clock. Besides keeping the benchmark working, it checks on real timers what the benchmark measures at
+ * scale: the stub never sees a poll sooner than the interval.
+ */
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const fleetModule = resolve(import.meta.dirname, '../dist/bench/fleet.js');
+
+describe('the benchmark, in miniature', () => {
+  it.each(['c: machine', 'd2: class + undici fetch'])('%s: measures a fleet, whose polls are never early', async (variant) => {
+    const { runFleet } = (await import(fleetModule)) as typeof import('../bench/fleet.js');
+    const result = await runFleet(variant as never, 5, { windowMs: 2_000, intervalS: 1 });
+    expect(result.polls).toBeGreaterThanOrEqual(5);
+    expect(result.lateness.min).toBeGreaterThanOrEqual(0);
+    expect(result.cpuPerPoll).toBeGreaterThan(0);
+    expect(Number.isFinite(result.heapPerFlow)).toBe(true);
+  }, 30_000);
+});
