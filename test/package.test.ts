@@ -32,12 +32,15 @@ describe('the built package', () => {
     );
   });
 
-  it('exports the Node-only transport from "./node", with type declarations', async () => {
+  it('exports the Node-only transport and inspector relay from "./node", with type declarations', async () => {
     const manifest = JSON.parse(await readFile(resolve(root, 'package.json'), 'utf8'));
     const entry = manifest.exports['./node'];
-    await expect(readFile(resolve(root, entry.types), 'utf8')).resolves.toContain('createUndiciFetch');
+    const declarations = await readFile(resolve(root, entry.types), 'utf8');
+    expect(declarations).toContain('createUndiciFetch');
+    expect(declarations).toContain('startInspectorRelay');
     const api = await import(resolve(root, entry.default));
     expect(typeof api.createUndiciFetch).toBe('function');
+    expect(typeof api.startInspectorRelay).toBe('function');
   });
 
   it('imports nothing Node-only from the library entry', async () => {

@@ -9,7 +9,7 @@ import { isDeviceFlowError } from '../errors.js';
 import type { DeviceFlowOptions } from '../flow.js';
 import type { OutputOptions } from './args.js';
 import { EXIT_CODES, type Outcome, outcomeOf } from './exitCodes.js';
-import { type InspectorRelay, startInspectorRelay } from './inspector.js';
+import { type InspectorRelay, startInspectorRelay } from '../node/inspectorRelay.js';
 import { type OutputStream, ProgressLine, showUserCode, tokenSummary } from './terminal.js';
 import { tokensAsJson, writeTokenFile } from './tokenFile.js';
 

@@ -11,7 +11,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { startInspectorRelay } from '../../src/cli/inspector.js';
+import { startInspectorRelay } from '../../src/node/inspectorRelay.js';
 import { startCli } from '../helpers/cli.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 
@@ -91,6 +91,18 @@ describe('the inspector relay', () => {
       await relay.stop();
       squatter.close();
     }
+  });
+
+  it('disconnects open inspector pages when it stops, so they cannot keep the process alive', async () => {
+    const relay = await startInspectorRelay();
+    const page = new WebSocket(relay.socketUrl);
+    await once(page, 'open');
+    const closed = once(page, 'close');
+    await relay.stop();
+    await closed;
+    expect(page.readyState).toBe(WebSocket.CLOSED);
+    // Nothing listens any more.
+    await expect(fetch(relay.url)).rejects.toThrow();
   });
 
   it('gives up with ClientError after three taken ports', async () => {
