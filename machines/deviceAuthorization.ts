@@ -191,6 +191,11 @@ const flow = setup({
     nextPollBeforeExpiry: ({ context }) =>
       context.properties.nextPollAt !== null && context.properties.userCodeExpirationAt !== null && context.properties.nextPollAt < context.properties.userCodeExpirationAt,
     noRefreshScheduled: ({ context }) => context.refreshAt === null,
+    /** Qt §3 step 8: polling would start only to find the code expired. */
+    expiresBeforeFirstPoll: (_, authorization: DeviceAuthorization) => authorization.interval >= authorization.expiresIn,
+    isPending: (_, outcome: PollOutcome) => outcome.kind === 'pending',
+    isSlowDown: (_, outcome: PollOutcome) => outcome.kind === 'slowDown',
+    faultToRideOut: ({ context }, { error }: { error: DeviceFlowError }) => retryable(error, context),
     // Delays longer than a timer can wait fire at a checkpoint first, which only re-arms the timer.
     checkpointBeforeRefresh: ({ context }) =>
       context.refreshAt !== null && context.refreshCheckpoint !== null && context.refreshCheckpoint < context.refreshAt,
@@ -393,8 +398,7 @@ export const deviceAuthorizationChart = flow.createMachine({
         }),
         onDone: [
           {
-            // Qt §3 step 8: polling would start only to find the code expired.
-            guard: ({ event }) => event.output.interval >= event.output.expiresIn,
+            guard: { type: 'expiresBeforeFirstPoll', params: ({ event }) => event.output },
             target: 'failed.authorization',
             actions: { type: 'reportFailure', params: expired },
           },
@@ -477,9 +481,9 @@ export const deviceAuthorizationChart = flow.createMachine({
                   notAfter: context.properties.userCodeExpirationAt,
                 }),
                 onDone: [
-                  { guard: ({ event }) => event.output.kind === 'pending', target: 'waiting', actions: 'scheduleNextPoll' },
+                  { guard: { type: 'isPending', params: ({ event }) => event.output }, target: 'waiting', actions: 'scheduleNextPoll' },
                   {
-                    guard: ({ event }) => event.output.kind === 'slowDown',
+                    guard: { type: 'isSlowDown', params: ({ event }) => event.output },
                     target: 'waiting',
                     actions: [
                       assign({
@@ -502,7 +506,7 @@ export const deviceAuthorizationChart = flow.createMachine({
                 ],
                 onError: [
                   {
-                    guard: ({ context, event }) => retryable(asDeviceFlowError(event.error), context),
+                    guard: { type: 'faultToRideOut', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
                     target: 'waiting',
                     actions: { type: 'backOff', params: ({ event }) => ({ error: asDeviceFlowError(event.error) }) },
                   },
@@ -637,5 +641,9 @@ export const deviceAuthorizationChart = flow.createMachine({
   },
 });
 
-/** The type of {@link deviceAuthorizationChart} and of every machine made from it with `provide()`. */
+/**
+ * The type of {@link deviceAuthorizationChart} and of every machine made from it with `provide()`.
+ *
+ * @see [XState machines](https://stately.ai/docs/machines)
+ */
 export type DeviceAuthorizationMachine = typeof deviceAuthorizationChart;

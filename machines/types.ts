@@ -14,15 +14,27 @@ import type { ClientAuthenticationMethod } from '../src/protocol/requests.js';
  * - `TemporaryCredentialsReceived`: a user code is out and the flow waits for the user;
  * - `Granted`: tokens were received;
  * - `RefreshingToken`: a refresh request is in flight.
+ *
+ * @see [Qt's QAbstractOAuth::Status](https://doc.qt.io/qt-6/qabstractoauth.html#Status-enum)
  */
 export type FlowStatus = 'NotAuthenticated' | 'TemporaryCredentialsReceived' | 'Granted' | 'RefreshingToken';
 
-/** When the device authorization request carries a `nonce`, as Qt's `QAbstractOAuth2::NonceMode`. */
+/**
+ * When the device authorization request carries a `nonce`, as Qt's `QAbstractOAuth2::NonceMode`: `Automatic` sends
+ * one when the `openid` scope is requested.
+ *
+ * @see [Qt's QAbstractOAuth2::NonceMode](https://doc.qt.io/qt-6/qabstractoauth2.html#NonceMode-enum)
+ * @see [OpenID Connect Core §3.1.2.1](https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest) for `nonce`
+ */
 export type NonceMode = 'Automatic' | 'Enabled' | 'Disabled';
 
 /**
  * What the application configures. Every member is also a writable property of `OAuth2DeviceAuthorizationFlow`.
  * Nothing here is secret: the client secret lives with the HTTP services, never in the machine.
+ *
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
+ * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3) for `requestedScopeTokens`
  */
 export interface FlowSettings {
   /** The device authorization endpoint. */
@@ -59,6 +71,9 @@ export interface FlowSettings {
 /**
  * What the flow found out: the user code and the tokens. The values are plain JSON (URLs as strings, times as epoch
  * milliseconds) so that persisted snapshots stay plain JSON.
+ *
+ * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2) for the user code members
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1) for the token members
  */
 export interface FlowResults {
   /** The user code, empty when none is out. */
@@ -81,7 +96,12 @@ export interface FlowResults {
   polling: boolean;
 }
 
-/** Every value the flow announces with a `…Changed` event. */
+/**
+ * Every value the flow announces with a `…Changed` event: the properties of Qt's class, which notify changes with the
+ * same signal names, and a few of this package's own (`nextPollAt`, `maxConsecutiveFailures`…).
+ *
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
 export type FlowProperties = FlowSettings & FlowResults;
 
 /**
@@ -89,6 +109,9 @@ export type FlowProperties = FlowSettings & FlowResults;
  *
  * The properties are nested, not spread, for speed: XState copies the context on every assignment, and V8 keeps a
  * copied object of more than 19 members as a hash table, which made each copy ~25 times slower and 1.3 KB bigger.
+ *
+ * @see [XState context](https://stately.ai/docs/context)
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5) for the polling interval and back-off
  */
 export interface DeviceFlowContext {
   /** Every value the flow announces, by its property name. */
@@ -113,10 +136,20 @@ export interface DeviceFlowContext {
   lastError: DeviceFlowErrorData | null;
 }
 
-/** Input of `createActor(machine, { input })`: any settings, the rest defaulted. */
+/**
+ * Input of `createActor(machine, { input })`: any settings, the rest defaulted.
+ *
+ * @see [XState input](https://stately.ai/docs/input)
+ */
 export type DeviceFlowInput = Partial<FlowSettings>;
 
-/** Events the application sends. */
+/**
+ * Events the application sends: one for each of the class's methods and for its property setters, and `RESUME`
+ * after restoring a snapshot.
+ *
+ * @see [XState events and transitions](https://stately.ai/docs/transitions)
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
 export type DeviceFlowEvent =
   /** Start a new authorization, abandoning any flow in progress (`grant()`). */
   | { type: 'GRANT' }
@@ -131,12 +164,23 @@ export type DeviceFlowEvent =
   /** Re-arm the timers after restoring a persisted snapshot: XState does not restore pending delays. */
   | { type: 'RESUME' };
 
-/** A `…Changed` event for each announced property: `{ type: 'userCodeChanged', value: 'WDJB-MJHT' }`. */
+/**
+ * A `…Changed` event for each announced property: `{ type: 'userCodeChanged', value: 'WDJB-MJHT' }`. The names are
+ * those of Qt's notify signals.
+ *
+ * @see [XState event emitter](https://stately.ai/docs/event-emitter)
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
 export type PropertyChangedEvent = {
   [K in keyof FlowProperties]: { type: `${K}Changed`; value: FlowProperties[K] };
 }[keyof FlowProperties];
 
-/** Events the machine emits; listen with `actor.on(type, listener)`. The names are Qt's signal names. */
+/**
+ * Events the machine emits; listen with `actor.on(type, listener)`. The names are Qt's signal names.
+ *
+ * @see [XState event emitter](https://stately.ai/docs/event-emitter)
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
 export type DeviceFlowEmitted =
   | PropertyChangedEvent
   | { type: 'authorizeWithUserCode'; verificationUrl: string; userCode: string; completeVerificationUrl: string | null }
@@ -147,10 +191,20 @@ export type DeviceFlowEmitted =
   /** A poll hit a transport fault; the next try comes after `retryIn` ms (RFC 8628 §3.5 back-off). */
   | { type: 'transientError'; error: DeviceFlowError; retryIn: number };
 
-/** Tags that carry the status, so `snapshot.hasTag(status)` works. */
+/**
+ * Tags that carry the status, so `snapshot.hasTag(status)` works.
+ *
+ * @see [XState tags](https://stately.ai/docs/tags)
+ */
 export type DeviceFlowTag = FlowStatus | 'polling';
 
-/** What every request of the flow carries about the client. */
+/**
+ * What every request of the flow carries about the client: the endpoint, the `client_id`, and how the client
+ * authenticates.
+ *
+ * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
+ */
 export interface ClientRequest {
   /** The endpoint to POST to. */
   url: string;

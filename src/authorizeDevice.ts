@@ -7,7 +7,14 @@
 import { DeviceFlowError } from './errors.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from './flow.js';
 
-/** What to show the user while the flow waits for them. */
+/**
+ * What to show the user while the flow waits for them: the members of the device authorization response that the user
+ * needs, and when the code expires.
+ *
+ * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)
+ * @see [RFC 8628 §3.3](https://www.rfc-editor.org/rfc/rfc8628#section-3.3)
+ * @see [RFC 8628 §3.3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.3.1) for `completeVerificationUrl`
+ */
 export interface UserCodePrompt {
   /** Where the user goes. */
   verificationUrl: URL;
@@ -21,7 +28,12 @@ export interface UserCodePrompt {
   extraTokens: Readonly<Record<string, unknown>>;
 }
 
-/** The tokens a successful flow yields. */
+/**
+ * The tokens a successful flow yields: the members of the access token response that ended it.
+ *
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
+ * @see [OpenID Connect Core §3.1.3.3](https://openid.net/specs/openid-connect-core-1_0.html#TokenResponse)
+ */
 export interface DeviceTokens {
   accessToken: string;
   /** Empty when the server issued none. */
@@ -36,7 +48,12 @@ export interface DeviceTokens {
   extraTokens: Readonly<Record<string, unknown>>;
 }
 
-/** Hooks of {@link authorizeDevice}. */
+/**
+ * Hooks of {@link authorizeDevice}: where the user code goes, and how the caller cancels the flow.
+ *
+ * @see [RFC 8628 §3.3](https://www.rfc-editor.org/rfc/rfc8628#section-3.3) for `onUserCode`
+ * @see [AbortSignal](https://developer.mozilla.org/en-US/docs/Web/API/AbortSignal) for `signal`
+ */
 export interface AuthorizeDeviceHooks {
   /** Called with the user code to show; called again if the flow is restarted. An exception aborts the flow. */
   onUserCode?: (prompt: UserCodePrompt) => void;

@@ -10,6 +10,8 @@ import type { ActorOptions, AnyActorLogic } from 'xstate';
 /**
  * The clock interface of `createActor(logic, { clock })`. A clock that also has `now()`, such as XState's
  * `SimulatedClock`, is the statechart's source of time as well.
+ *
+ * @see [XState delayed transitions](https://stately.ai/docs/delayed-transitions)
  */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']> & { now?: () => number };
 
@@ -25,6 +27,9 @@ interface PreciseTimer {
  * clock when they fire and wait out any rest.
  *
  * @param inBackground asked when a timer is set: `true` makes the timer not keep a Node.js process alive (`unref()`).
+ * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2) for the `interval` between polls
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5) for `slow_down`
+ * @see [XState delayed transitions](https://stately.ai/docs/delayed-transitions)
  * @example
  * ```ts
  * createActor(deviceAuthorizationMachine, { input, clock: createPreciseClock() });

@@ -18,6 +18,7 @@
  * - `ExpiredError`: the user code expired, locally or by the server's `expired_token`.
  *
  * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+ * @see [Qt's QAbstractOAuth::Error](https://doc.qt.io/qt-6/qabstractoauth.html#Error-enum)
  */
 export type DeviceFlowErrorCode =
   | 'NetworkError'
@@ -26,7 +27,12 @@ export type DeviceFlowErrorCode =
   | 'ClientError'
   | 'ExpiredError';
 
-/** The members of an OAuth error response, and the HTTP status it came with. */
+/**
+ * The members of an OAuth error response, and the HTTP status and `Retry-After` it came with.
+ *
+ * @see [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)
+ * @see [RFC 9110 §10.2.3](https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3) for `retryAfter`
+ */
 export interface OAuthErrorFields {
   /** The `error` member, e.g. `access_denied`. */
   error?: string;
@@ -43,6 +49,9 @@ export interface OAuthErrorFields {
 /**
  * A {@link DeviceFlowError} as plain, JSON-serialisable data. The statechart keeps failures in this form in its
  * context, so persisted snapshots stay plain JSON.
+ *
+ * @see [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)
+ * @see [XState persistence](https://stately.ai/docs/persistence)
  */
 export interface DeviceFlowErrorData extends OAuthErrorFields {
   code: DeviceFlowErrorCode;
@@ -80,6 +89,12 @@ export class DeviceFlowError extends Error {
   /** The server's `Retry-After`, in seconds, on a 429 or 503 answer. */
   readonly retryAfter?: number;
 
+  /**
+   * @param code What went wrong, the stable value to `switch` on.
+   * @param message Human-readable; never holds a token, the device code or the client secret.
+   * @param fields What the server said, when it said something.
+   * @param options `cause`: the underlying error (a network failure, a parse error).
+   */
   constructor(code: DeviceFlowErrorCode, message: string, fields: OAuthErrorFields = {}, options?: ErrorOptions) {
     super(message, options);
     this.name = 'DeviceFlowError';
@@ -108,12 +123,18 @@ export class DeviceFlowError extends Error {
     return data;
   }
 
+  /** What `JSON.stringify` writes: {@link DeviceFlowError.toData}. */
   toJSON(): DeviceFlowErrorData {
     return this.toData();
   }
 }
 
-/** Whether `value` is a {@link DeviceFlowError}, also across realms and bundle copies. */
+/**
+ * Whether `value` is a {@link DeviceFlowError}, also across realms and bundle copies, where `instanceof` fails: an
+ * `Error` named `DeviceFlowError` with a string `code` counts too.
+ *
+ * @see [instanceof](https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators/instanceof)
+ */
 export function isDeviceFlowError(value: unknown): value is DeviceFlowError {
   return (
     value instanceof DeviceFlowError ||

@@ -15,11 +15,14 @@ import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from './services.js';
 import { createFlowSnapshot, type DeviceFlowSnapshot, readFlowSnapshot } from './persistence.js';
 import { type FlowSettingsInput, normalizeSettings, requirePositiveNumber, requireString } from './settings.js';
-import { SignalEmitter, type SignalListener } from './signals.js';
+import { SignalEmitter } from './signals.js';
 
 /**
  * The signals of {@link OAuth2DeviceAuthorizationFlow} and the arguments their listeners get: Qt's signals, with URLs
  * as `URL` objects and times as `Date`s. Every `…Changed` signal fires only when the value changes.
+ *
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ * @see [RFC 8628 §3.3](https://www.rfc-editor.org/rfc/rfc8628#section-3.3) for `authorizeWithUserCode`
  */
 export interface DeviceFlowSignals {
   /** The user must visit `verificationUrl` and enter `userCode` (or open `completeVerificationUrl`). */
@@ -63,11 +66,18 @@ export interface DeviceFlowSignals {
   maxConsecutiveFailuresChanged: [maxConsecutiveFailures: number | null];
 }
 
-/** The name of a signal of {@link OAuth2DeviceAuthorizationFlow}. */
+/**
+ * The name of a signal of {@link OAuth2DeviceAuthorizationFlow}.
+ *
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
 export type DeviceFlowSignalName = keyof DeviceFlowSignals;
 
 /**
  * Options of {@link OAuth2DeviceAuthorizationFlow}: every writable property, plus how the flow's actor runs.
+ *
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ * @see [Qt's QAbstractOAuth2](https://doc.qt.io/qt-6/qabstractoauth2.html)
  */
 export interface DeviceFlowOptions extends FlowSettingsInput {
   /** The client secret (Qt's `clientIdentifierSharedKey`); empty for a public client. */
@@ -132,6 +142,12 @@ export class OAuth2DeviceAuthorizationFlow {
   #deliveryScheduled = false;
   #disposed = false;
 
+  /**
+   * Creates an idle flow with `options` as its properties, or resumes the flow saved in `options.snapshot`.
+   *
+   * @throws {DeviceFlowError} `ClientError` when an option has the wrong type, or when the snapshot is unreadable or of
+   *   another schema version.
+   */
   constructor(options: DeviceFlowOptions = {}) {
     // Once tokens are granted only the refresh signal's timer is left: it must not hold a Node.js process open, or a
     // script that got its token would wait until the token expires.
@@ -180,7 +196,7 @@ export class OAuth2DeviceAuthorizationFlow {
   // ── Signals ────────────────────────────────────────────────────────────────────────────────────────────────────
 
   /** Adds a listener for signal `name`; returns the function that removes it. */
-  on<K extends DeviceFlowSignalName>(name: K, listener: SignalListener<DeviceFlowSignals, K>): () => void {
+  on<K extends DeviceFlowSignalName>(name: K, listener: (...args: DeviceFlowSignals[K]) => void): () => void {
     return this.#signals.on(name, listener);
   }
 
@@ -405,7 +421,6 @@ export class OAuth2DeviceAuthorizationFlow {
   set refreshToken(value: string) {
     this.#update({ refreshToken: value });
   }
-  /** The `fetch` used for every request; `undefined` for the global one. */
   /** Allow plain `http:` endpoints that are not on this machine (loopback is always allowed). */
   get allowInsecureHttp(): boolean {
     return this.#view.allowInsecureHttp;
@@ -425,6 +440,10 @@ export class OAuth2DeviceAuthorizationFlow {
   set maxConsecutiveFailures(value: number | null) {
     this.#update({ maxConsecutiveFailures: value });
   }
+  /**
+   * The `fetch` used for every request; `undefined` for the global one. On Node.js, `createUndiciFetch()` from
+   * `oauth2-device-flow/node` costs half the CPU per poll.
+   */
   get fetch(): FetchFunction | undefined {
     return this.#transport.fetch;
   }

@@ -34,7 +34,7 @@ export type {
 } from '../machines/types.js';
 
 export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './services.js';
-export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions } from './services.js';
+export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions, TransportOptionsSource } from './services.js';
 export type { FetchFunction } from './http/postForm.js';
 
 export { createFlowSnapshot, readFlowSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './persistence.js';

@@ -37,6 +37,7 @@ const MAX_DEPTH = 32;
  * Errors become plain data; actor references become `{ id, sessionId }` and machines `{ id }`. Works on XState
  * inspection events and on the serialised events of `@statelyai/inspect` alike. The input is never changed.
  *
+ * @see [XState inspection](https://stately.ai/docs/inspection)
  * @example
  * ```ts
  * const sanitize = createInspectionSanitizer();
@@ -51,7 +52,11 @@ export function createInspectionSanitizer(): <T>(value: T) => T {
   };
 }
 
-/** {@link createInspectionSanitizer} for a single value: only the secrets within `value` itself are known. */
+/**
+ * {@link createInspectionSanitizer} for a single value: only the secrets within `value` itself are known.
+ *
+ * @see [XState inspection](https://stately.ai/docs/inspection)
+ */
 export function sanitizeInspectionEvent<T>(value: T): T {
   return createInspectionSanitizer()(value);
 }
@@ -61,6 +66,7 @@ export function sanitizeInspectionEvent<T>(value: T): T {
  * {@link createInspectionSanitizer}; `serialize` also covers child actors' `input` and `output`, which the other two do
  * not reach.
  *
+ * @see [Stately Inspector](https://stately.ai/docs/inspector)
  * @example
  * ```ts
  * const inspector = createBrowserInspector({ ...createInspectorSanitizers() });

@@ -27,5 +27,11 @@ export function createDeviceAuthorizationMachine(options: TransportOptionsSource
   return deviceAuthorizationChart.provide({ actors: createDeviceFlowActors(options) });
 }
 
-/** The device authorization statechart with HTTP actors using the global `fetch`, for a public client. */
+/**
+ * The device authorization statechart with HTTP actors using the global `fetch`, for a public client: what
+ * {@link createDeviceAuthorizationMachine} returns without options.
+ *
+ * @see [RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)
+ * @see [RFC 8628 §5.6](https://www.rfc-editor.org/rfc/rfc8628#section-5.6) for public (non-confidential) clients
+ */
 export const deviceAuthorizationMachine: DeviceAuthorizationMachine = /* @__PURE__ */ createDeviceAuthorizationMachine();

@@ -7,10 +7,18 @@
 
 import { DeviceFlowError } from './errors.js';
 
-/** The format name every snapshot carries. */
+/**
+ * The format name every snapshot carries, so that {@link readFlowSnapshot} recognises one.
+ *
+ * @see [XState persistence](https://stately.ai/docs/persistence)
+ */
 export const SNAPSHOT_FORMAT = 'oauth2-device-flow';
 
-/** The schema of the statechart's context this release writes and reads; it changes when the context does. */
+/**
+ * The schema of the statechart's context this release writes and reads; it changes when the context does.
+ *
+ * @see [XState persistence](https://stately.ai/docs/persistence)
+ */
 export const SNAPSHOT_VERSION = 1;
 
 /**
@@ -18,6 +26,8 @@ export const SNAPSHOT_VERSION = 1;
  *
  * It holds the device code and any tokens: store it as you would store the tokens themselves (a keychain, an
  * encrypted file readable by the user only), never in logs or plain shared storage. The client secret is not in it.
+ *
+ * @see [XState persistence](https://stately.ai/docs/persistence)
  */
 export interface DeviceFlowSnapshot {
   format: typeof SNAPSHOT_FORMAT;
@@ -34,6 +44,7 @@ export interface DeviceFlowSnapshot {
  * readFlowSnapshot(saved), input: {} })`, `start()`, then send `{ type: 'RESUME' }`.
  *
  * @param now when the snapshot is taken, in epoch ms.
+ * @see [XState persistence](https://stately.ai/docs/persistence)
  */
 export function createFlowSnapshot(persisted: unknown, now: number = Date.now()): DeviceFlowSnapshot {
   return { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, savedAt: new Date(now).toISOString(), state: JSON.parse(JSON.stringify(persisted)) };
@@ -44,6 +55,7 @@ export function createFlowSnapshot(persisted: unknown, now: number = Date.now())
  *
  * @throws {DeviceFlowError} `ClientError` when `value` is not a snapshot of this package, or one of another schema
  *   version (it cannot be resumed; start a new flow with `grant()`).
+ * @see [XState persistence](https://stately.ai/docs/persistence)
  */
 export function readFlowSnapshot(value: unknown): unknown {
   const snapshot = (typeof value === 'string' ? parseJson(value) : value) as Partial<DeviceFlowSnapshot> | null;

@@ -23,7 +23,11 @@ import { parseResponseBody, type ResponseMembers } from './protocol/responseBody
 import { type PollOutcome, parsePollResponse, parseRefreshResponse, type TokenResponse } from './protocol/tokenResponse.js';
 import { redactErrorMembers, redactSecrets } from './redact.js';
 
-/** A request about to be sent, as the request modifier sees it: change the URL or the headers in place. */
+/**
+ * A request about to be sent, as the request modifier sees it: change the URL or the headers in place.
+ *
+ * @see [Qt's setNetworkRequestModifier](https://doc.qt.io/qt-6/qabstractoauth2.html#setNetworkRequestModifier)
+ */
 export interface ModifiableRequest {
   url: URL;
   headers: Headers;
@@ -32,16 +36,25 @@ export interface ModifiableRequest {
 /**
  * Changes each request before it is sent, like Qt's `setNetworkRequestModifier`: add headers (DPoP, tracing), or
  * route through another URL. May be async.
+ *
+ * @see [Qt's setNetworkRequestModifier](https://doc.qt.io/qt-6/qabstractoauth2.html#setNetworkRequestModifier)
  */
 export type RequestModifier = (request: ModifiableRequest, stage: Stage) => void | Promise<void>;
 
 /**
  * Changes the form parameters of each request, like Qt's `modifyParametersFunction`: add `resource`, a PKCE
  * `code_verifier`, or remove a parameter. Runs after client authentication was added. May be async.
+ *
+ * @see [Qt's setModifyParametersFunction](https://doc.qt.io/qt-6/qabstractoauth.html#setModifyParametersFunction)
  */
 export type ParameterModifier = (stage: Stage, parameters: URLSearchParams) => void | Promise<void>;
 
-/** How the actors talk HTTP. */
+/**
+ * How the actors talk HTTP: the `fetch`, the client secret, the modifiers, and the limits on each request.
+ *
+ * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1) for `clientSecret`
+ * @see [The Fetch Standard's fetch()](https://fetch.spec.whatwg.org/#fetch-method) for `fetch`
+ */
 export interface TransportOptions {
   /** The `fetch` to use (mTLS, proxies, test doubles); the global `fetch` when absent. */
   fetch?: FetchFunction | undefined;
@@ -57,9 +70,20 @@ export interface TransportOptions {
   now?: (() => number) | undefined;
 }
 
-/** Default of {@link TransportOptions.requestTimeout}. */
+/**
+ * Default of {@link TransportOptions.requestTimeout}: 30 s. A poll that times out is a connection timeout, after which
+ * polling backs off.
+ *
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+ */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** Default of {@link TransportOptions.maxResponseBytes}. */
+/**
+ * Default of {@link TransportOptions.maxResponseBytes}: 1 MiB, far more than any device authorization or token
+ * response needs, so that a broken or hostile server cannot make the client buffer without end.
+ *
+ * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
+ */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 interface Exchange extends ClientRequest {
@@ -74,13 +98,19 @@ interface Exchange extends ClientRequest {
 /**
  * Where the actors find their options: fixed ones, or a function called for every request with the actor system the
  * request belongs to (the class uses one machine for all its instances and keeps each instance's options by system).
+ *
+ * @see [XState actor systems](https://stately.ai/docs/system)
  */
-export type TransportOptionsSource = TransportOptions | ((system: AnyActorSystem) => TransportOptions);
+export type TransportOptionsSource = TransportOptions | ((system: ActorSystem<any>) => TransportOptions);
 
 /**
  * The three actors of the device authorization machine, talking HTTP with `options`. Pass a function to have the
  * options read afresh for every request (the class does, so that its setters take effect at once).
  *
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) for `requestDeviceAuthorization`
+ * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4) for `pollToken`
+ * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6) for `refreshTokens`
+ * @see [XState promise actors](https://stately.ai/docs/promise-actors)
  * @example
  * ```ts
  * const machine = deviceAuthorizationChart.provide({ actors: createDeviceFlowActors({ fetch: myFetch }) });
@@ -210,7 +240,13 @@ export function retryAfterSeconds(value: string | null, now: number): number | n
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-/** The actors {@link createDeviceFlowActors} returns. */
+/**
+ * The actors {@link createDeviceFlowActors} returns: `requestDeviceAuthorization`, `pollToken` and `refreshTokens`.
+ *
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) for `requestDeviceAuthorization`
+ * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4) for `pollToken`
+ * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6) for `refreshTokens`
+ */
 export type DeviceFlowActors = ReturnType<typeof createDeviceFlowActors>;
 
 // A modifier threw, or the endpoint URL does not parse: the application's side failed before anything was sent.

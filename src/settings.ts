@@ -9,7 +9,13 @@ import { DeviceFlowError } from './errors.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { findInvalidScopeToken, uniqueTokens } from './protocol/scope.js';
 
-/** Settings as the application may give them: URLs as strings or `URL`s, scope tokens as any iterable. */
+/**
+ * Settings as the application may give them: URLs as strings or `URL`s, scope tokens as any iterable. They are
+ * checked before they reach the machine: an invalid one throws a `ClientError`, and none is applied.
+ *
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3) for `requestedScopeTokens`
+ */
 export interface FlowSettingsInput {
   authorizationUrl?: string | URL | null;
   tokenUrl?: string | URL | null;

@@ -10,6 +10,8 @@ import { readCappedBody } from './readCappedBody.js';
 
 /**
  * A `fetch`-compatible function: the global `fetch`, undici's, or a wrapper adding mTLS, a proxy or test behaviour.
+ *
+ * @see [The Fetch Standard's fetch()](https://fetch.spec.whatwg.org/#fetch-method)
  */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 

@@ -11,7 +11,12 @@ import { FORM_TRANSPORT, type FormTransport, type TransportRequest, type Transpo
 import type { FetchFunction } from '../http/postForm.js';
 import { bodyTooLarge, concat } from '../http/readCappedBody.js';
 
-/** Options of {@link createUndiciFetch}. */
+/**
+ * Options of {@link createUndiciFetch}.
+ *
+ * @see [undici's Dispatcher](https://undici.nodejs.org/#/docs/api/Dispatcher)
+ * @see [undici's Agent](https://undici.nodejs.org/#/docs/api/Agent)
+ */
 export interface UndiciFetchOptions {
   /** The undici dispatcher to send through (a proxy agent, mTLS settings); a keep-alive `Agent` by default. */
   dispatcher?: Dispatcher;
@@ -22,8 +27,10 @@ const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 /**
  * A `fetch`-compatible function backed by undici's `request`. Redirects are not followed (this package judges them
  * itself), bodies are streamed, and the `signal` aborts the request and the body. The flow's own requests take a
- * shorter road through it (a {@link FormTransport}), without the `Response` and web streams `fetch` must build.
+ * shorter road through it (an internal form transport), without the `Response` and web streams `fetch` must build.
  *
+ * @see [Dispatcher.request()](https://undici.nodejs.org/#/docs/api/Dispatcher?id=dispatcherrequestoptions-callback)
+ * @see [The Fetch Standard's fetch()](https://fetch.spec.whatwg.org/#fetch-method)
  * @example
  * ```ts
  * import { createUndiciFetch } from 'oauth2-device-flow/node';

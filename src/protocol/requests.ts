@@ -5,7 +5,14 @@
  */
 
 /**
- * The stage a request belongs to, with Qt's `QAbstractOAuth::Stage` names. The device flow uses the last three.
+ * The stage a request belongs to, with Qt's `QAbstractOAuth::Stage` names. The device flow uses the last three:
+ * `RequestingAuthorization` for the device authorization request, `RequestingAccessToken` for polls, and
+ * `RefreshingAccessToken` for refreshes.
+ *
+ * @see [Qt's QAbstractOAuth::Stage](https://doc.qt.io/qt-6/qabstractoauth.html#Stage-enum)
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) for `RequestingAuthorization`
+ * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4) for `RequestingAccessToken`
+ * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6) for `RefreshingAccessToken`
  */
 export type Stage = 'RequestingTemporaryCredentials' | 'RequestingAuthorization' | 'RequestingAccessToken' | 'RefreshingAccessToken';
 

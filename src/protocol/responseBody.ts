@@ -6,7 +6,13 @@
 
 import { DeviceFlowError } from '../errors.js';
 
-/** The members of a response body, as the server sent them. */
+/**
+ * The members of a response body, as the server sent them: those of a JSON object, or the fields of a form-encoded
+ * body.
+ *
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
+ * @see [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2)
+ */
 export type ResponseMembers = Record<string, unknown>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

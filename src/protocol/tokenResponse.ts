@@ -45,7 +45,13 @@ export type PollOutcome =
   /** `interval` is the `interval` member of the error body (GitHub sends one), or `null`. */
   | { kind: 'slowDown'; interval: number | null };
 
-/** What the parser needs to know about the request a response answers. */
+/**
+ * What the parser needs to know about the request a response answers: the requested scope, which a response without
+ * a `scope` member grants.
+ *
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
+ * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
+ */
 export interface TokenRequestContext {
   /** The scope tokens the client asked for. */
   requestedScopeTokens: readonly string[];
