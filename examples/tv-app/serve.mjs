@@ -1,0 +1,19 @@
+// Runs the TV app against the local authorization server of `npm start`: `npm run build`, then
+// `node examples/tv-app/serve.mjs`, and open the printed URL. Sign in from another tab or a phone on this machine.
+import { createServer } from 'vite';
+import { startEmbeddedServer } from '../../dist/src/cli/embeddedServer.js';
+
+const port = Number(process.env.PORT ?? 5173);
+const origin = `http://127.0.0.1:${port}`;
+// The server answers the page's requests from this origin only (CORS), as a real provider would be configured to.
+const server = await startEmbeddedServer({ corsOrigins: [origin] });
+const vite = await createServer({ configFile: new URL('./vite.config.ts', import.meta.url).pathname, server: { host: '127.0.0.1', port, strictPort: true } });
+await vite.listen();
+const query = new URLSearchParams({ authorizationUrl: server.deviceAuthorizationUrl, tokenUrl: server.tokenUrl, clientId: server.clients.public.clientIdentifier });
+console.log(`TV app: ${origin}/?${query}`);
+console.log(`Add &inspect to watch the flow in the Stately inspector. Any user name and password will do at ${server.issuer}.`);
+process.once('SIGINT', async () => {
+  await vite.close();
+  await server.close();
+  process.exit(0);
+});
