@@ -18,6 +18,11 @@ export interface FleetResult {
   eventLoopDelayP99: number;
   /** Server-observed gap between a flow's polls minus the interval, in ms. */
   lateness: { min: number; p50: number; p99: number; max: number };
+  /**
+   * How evenly the polls reach the server: polls per 10 ms slot (median and largest) and the share of empty slots. An
+   * even spread of 2,000 polls/s puts 20 in every slot; flows that herd leave empty slots and fill others.
+   */
+  spread: { p50: number; max: number; emptyShare: number };
   /** Stub CPU used in the window, as a share of one core. */
   stubLoad: number;
 }
@@ -41,7 +46,7 @@ export async function runFleet(variant: VariantName, flows: number, { windowMs, 
     stub.send({ type: 'reset' });
     await sleep(windowMs);
     const [server, measured] = await Promise.all([
-      (stub.send({ type: 'report' }), nextMessage<{ polls: number; gaps: number[]; cpu: NodeJS.CpuUsage }>(stub, 'report')),
+      (stub.send({ type: 'report' }), nextMessage<{ polls: number; gaps: number[]; slots: number[]; cpu: NodeJS.CpuUsage }>(stub, 'report')),
       (client.send({ type: 'report' }), nextMessage<{ cpuMicros: number; heapPerFlow: number; rssPerFlow: number; eventLoopDelayP99: number }>(client, 'report')),
     ]);
     const lateness = server.gaps.map((gap) => gap - intervalS * 1000);
@@ -55,6 +60,7 @@ export async function runFleet(variant: VariantName, flows: number, { windowMs, 
       rssPerFlow: measured.rssPerFlow,
       eventLoopDelayP99: measured.eventLoopDelayP99,
       lateness: { min: Math.min(...lateness), p50: percentile(lateness, 50), p99: percentile(lateness, 99), max: Math.max(...lateness) },
+      spread: { p50: percentile(server.slots, 50), max: Math.max(...server.slots), emptyShare: server.slots.filter((count) => count === 0).length / server.slots.length },
       stubLoad: stubCpu / 1000 / windowMs,
     };
   } finally {

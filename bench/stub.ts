@@ -3,7 +3,7 @@
  * device codes and answers every poll with `authorization_pending`, recording when each flow's polls arrive.
  *
  * Messages from the parent: `{ type: 'reset' }` starts a measurement window; `{ type: 'report' }` answers with the
- * polls counted and the gaps between a flow's polls since the last reset.
+ * polls counted, the gaps between a flow's polls, and the polls that arrived in each 10 ms since the last reset.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,9 @@ const pendingBody = JSON.stringify({ error: 'authorization_pending' });
 let issued = 0;
 let polls = 0;
 let gaps: number[] = [];
+/** Polls per 10 ms slot since the reset: an even spread has the same count in every slot; herding flows leave gaps. */
+let slots = new Map<number, number>();
+const SLOT_MS = 10;
 const lastPoll = new Map<string, number>();
 
 const server = createServer((request, response) => {
@@ -33,6 +36,8 @@ const server = createServer((request, response) => {
     if (previous !== undefined) gaps.push(now - previous);
     lastPoll.set(deviceCode, now);
     polls++;
+    const slot = Math.floor(now / SLOT_MS);
+    slots.set(slot, (slots.get(slot) ?? 0) + 1);
     response.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(pendingBody) });
     response.end(pendingBody);
   });
@@ -45,10 +50,19 @@ process.on('message', (message: { type: string }) => {
   if (message.type === 'reset') {
     polls = 0;
     gaps = [];
+    slots = new Map();
   } else if (message.type === 'report') {
-    process.send!({ type: 'report', polls, gaps, cpu: process.cpuUsage() });
+    process.send!({ type: 'report', polls, gaps, slots: slotCounts(), cpu: process.cpuUsage() });
   } else if (message.type === 'stop') {
     server.closeAllConnections();
     server.close(() => process.exit(0));
   }
 });
+
+/** The number of polls in every 10 ms slot from the first poll of the window to the last, empty slots included. */
+function slotCounts(): number[] {
+  if (slots.size === 0) return [];
+  const keys = [...slots.keys()];
+  const first = Math.min(...keys);
+  return Array.from({ length: Math.max(...keys) - first + 1 }, (_, index) => slots.get(first + index) ?? 0);
+}

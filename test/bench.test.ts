@@ -16,5 +16,9 @@ describe('the benchmark, in miniature', () => {
     expect(result.lateness.min).toBeGreaterThanOrEqual(0);
     expect(result.cpuPerPoll).toBeGreaterThan(0);
     expect(Number.isFinite(result.heapPerFlow)).toBe(true);
+    // About ten polls in two seconds of 10 ms slots: most slots are empty, none holds more than the five flows.
+    expect(result.spread.max).toBeGreaterThanOrEqual(1);
+    expect(result.spread.max).toBeLessThanOrEqual(5);
+    expect(result.spread.emptyShare).toBeGreaterThan(0.5);
   }, 30_000);
 });
