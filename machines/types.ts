@@ -147,6 +147,7 @@ export type DeviceFlowInput = Partial<FlowSettings>;
  * Events the application sends: one for each of the class's methods and for its property setters, and `RESUME`
  * after restoring a snapshot.
  *
+ * @see [RFC 8628 §3.4 and §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.4): what `GRANT` and polling send and receive
  * @see [XState events and transitions](https://stately.ai/docs/transitions)
  * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
  */
@@ -178,6 +179,7 @@ export type PropertyChangedEvent = {
 /**
  * Events the machine emits; listen with `actor.on(type, listener)`. The names are Qt's signal names.
  *
+ * @see [RFC 8628 §3.3](https://www.rfc-editor.org/rfc/rfc8628#section-3.3): `authorizeWithUserCode` is the user interaction
  * @see [XState event emitter](https://stately.ai/docs/event-emitter)
  * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
  */

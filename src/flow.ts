@@ -76,6 +76,7 @@ export type DeviceFlowSignalName = keyof DeviceFlowSignals;
 /**
  * Options of {@link OAuth2DeviceAuthorizationFlow}: every writable property, plus how the flow's actor runs.
  *
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) and [§3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4): the requests these options shape
  * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
  * @see [Qt's QAbstractOAuth2](https://doc.qt.io/qt-6/qabstractoauth2.html)
  */
@@ -222,7 +223,12 @@ export class OAuth2DeviceAuthorizationFlow {
     this.#send({ type: 'REFRESH' });
   }
 
-  /** The same as {@link refreshTokens}, under the name Qt's documentation uses. */
+  /**
+   * An alias of {@link refreshTokens}: the public slot of Qt's pre-release 6.9 snapshots, kept for code written against
+   * them (released Qt 6.9 has only `refreshTokens()`).
+   *
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
   refreshAccessToken(): void {
     this.refreshTokens();
   }

@@ -26,6 +26,7 @@ import { redactErrorMembers, redactSecrets } from './redact.js';
 /**
  * A request about to be sent, as the request modifier sees it: change the URL or the headers in place.
  *
+ * @see [RFC 6749 §2.3](https://www.rfc-editor.org/rfc/rfc6749#section-2.3): other client authentication, e.g. a signed header
  * @see [Qt's setNetworkRequestModifier](https://doc.qt.io/qt-6/qabstractoauth2.html#setNetworkRequestModifier)
  */
 export interface ModifiableRequest {
@@ -45,6 +46,7 @@ export type RequestModifier = (request: ModifiableRequest, stage: Stage) => void
  * Changes the form parameters of each request, like Qt's `modifyParametersFunction`: add `resource`, a PKCE
  * `code_verifier`, or remove a parameter. Runs after client authentication was added. May be async.
  *
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) and [§3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4): the parameters it may change
  * @see [Qt's setModifyParametersFunction](https://doc.qt.io/qt-6/qabstractoauth.html#setModifyParametersFunction)
  */
 export type ParameterModifier = (stage: Stage, parameters: URLSearchParams) => void | Promise<void>;

@@ -3,13 +3,13 @@
  * reference builds from the TSDoc without a warning, and no link between the pages is broken.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import GithubSlugger from 'github-slugger';
 import { setup } from 'xstate';
 import { toDirectedGraph } from 'xstate/graph';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildApiReference } from '../docs/build/apiReference.js';
 import { statechartPage, statechartSvg, toMermaid } from '../docs/build/statechart.js';
 import { deviceAuthorizationChart } from '../machines/deviceAuthorization.js';
@@ -31,6 +31,12 @@ describe('docs/statechart.md and .svg', () => {
     for (const node of nodes.slice(1)) expect(mermaid).toContain(`state "${node.stateNode.key}" as ${node.stateNode.path.join('_')}`);
     const transitions = nodes.reduce((sum, node) => sum + node.edges.length + (node.stateNode.always?.length ?? 0), 0);
     expect(mermaid.split('\n').filter((line) => / --> \S+: /.test(line))).toHaveLength(transitions);
+    // The transitions RFC 8628 §3.5 is about, as a reader of the diagram should find them.
+    expect(mermaid).toContain('awaitingUser_poller_waiting --> awaitingUser_poller_requesting: after untilNextPoll [nextPollBeforeExpiry]');
+    expect(mermaid).toContain('awaitingUser_poller_requesting --> awaitingUser_poller_waiting: done pollToken [isSlowDown]');
+    expect(mermaid).toContain('awaitingUser_poller_requesting --> awaitingUser_poller_waiting: error pollToken [faultToRideOut]');
+    expect(mermaid).toContain('awaitingUser_poller_requesting --> granted: done pollToken');
+    expect(mermaid).toContain('awaitingUser_userCode_valid --> failed_polling: after untilUserCodeExpiry');
   });
 
   it('label transitions with their event, guard and, where the state does not change, action', () => {
@@ -75,6 +81,7 @@ describe('docs/statechart.md and .svg', () => {
 describe('the API reference (TypeDoc)', () => {
   it('builds offline from the TSDoc of every export, each with a @see to what it implements', async () => {
     const out = await mkdtemp(join(tmpdir(), 'api-reference-'));
+    onTestFinished(() => rm(out, { recursive: true, force: true }));
     const report = await buildApiReference(out);
     expect(report.undocumented).toEqual([]);
     expect(report.withoutSee).toEqual([]);

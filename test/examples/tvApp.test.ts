@@ -3,8 +3,11 @@
  * signs in and approves on the authorization server's own pages, and the TV page shows who signed in. With `?inspect`,
  * the events reach the Stately inspector's window, sanitised.
  */
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -19,13 +22,14 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let site: PreviewServer;
+let outDir: string;
 let origin: string;
 let server: EmbeddedServer;
 let browser: Browser;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`);
-  const outDir = await mkdtemp(join(tmpdir(), 'tv-app-'));
+  outDir = await mkdtemp(join(tmpdir(), 'tv-app-'));
   await build({ configFile: join(appRoot, 'vite.config.ts'), logLevel: 'silent', build: { outDir, emptyOutDir: true } });
   site = await preview({ configFile: join(appRoot, 'vite.config.ts'), logLevel: 'silent', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
   origin = new URL(site.resolvedUrls!.local[0]!).origin;
@@ -38,7 +42,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
-  await new Promise<void>((done) => (site ? site.httpServer.close(() => done()) : done()));
+  await site?.close();
+  if (outDir) await rm(outDir, { recursive: true, force: true });
 });
 
 function tvUrl(extra = ''): string {
@@ -80,6 +85,8 @@ describe('examples/tv-app in Chromium', () => {
     expect(userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
     expect(verificationUrl).toBe(`${server.issuer}/device`);
     expect(await tv.locator('[data-testid="qr-code"] svg').count()).toBe(1);
+    // The QR code carries the complete verification URL: the phone opens the page with the code filled in.
+    expect(await tv.getAttribute('[data-testid="qr-code"]', 'aria-label')).toBe(`QR code of ${server.issuer}/device?user_code=${userCode}`);
     await expect.poll(() => tv.textContent('[data-testid="countdown"]')).toMatch(/The code expires in \d+:\d\d/);
     await tv.screenshot({ path: join(screenshots, 'tv-app-code.png') });
 
@@ -89,10 +96,40 @@ describe('examples/tv-app in Chromium', () => {
     await tv.waitForSelector('[data-state="signed-in"]', { timeout: 15_000 });
     expect(await tv.textContent('.who')).toBe('as alice');
     await tv.screenshot({ path: join(screenshots, 'tv-app-signed-in.png') });
-    expect(existsSync(join(screenshots, 'tv-app-signed-in.png'))).toBe(true);
     expect(pageErrors).toEqual([]);
     await context.close();
   }, 60_000);
+
+  it('reads the server from its own origin only: the server grants CORS to the TV page and to no other page', async () => {
+    const body = `client_id=${server.clients.public.clientIdentifier}`;
+    const from = (pageOrigin: string) =>
+      fetch(server.deviceAuthorizationUrl, { method: 'POST', headers: { origin: pageOrigin, 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const allowed = await from(origin);
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(origin);
+    const stranger = await from('http://elsewhere.test');
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+
+    // In the browser: the same request from another origin's page is refused, from the TV's page it is answered. The
+    // other page is on loopback too, so that only CORS, not Chromium's private-network checks, can refuse it.
+    const otherSite = createServer((_, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<p>another site</p>'));
+    otherSite.listen(0, '127.0.0.1');
+    await once(otherSite, 'listening');
+    const context = await browser.newContext();
+    const request = ([url, form]: [string, string]) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form }).then(
+        (response) => `answered ${response.status}`,
+        (error: Error) => `refused: ${error.name}`,
+      );
+    const elsewhere = await context.newPage();
+    await elsewhere.goto(`http://127.0.0.1:${(otherSite.address() as AddressInfo).port}/`);
+    expect(await elsewhere.evaluate(request, [server.deviceAuthorizationUrl, body])).toBe('refused: TypeError');
+    const tv = await context.newPage();
+    await tv.goto(origin);
+    expect(await tv.evaluate(request, [server.deviceAuthorizationUrl, body])).toBe('answered 200');
+    await context.close();
+    otherSite.close();
+  }, 30_000);
 
   it('with ?inspect, sends the Stately inspector window its events, with no token or device code in them', async () => {
     const context = await browser.newContext();
@@ -107,11 +144,10 @@ describe('examples/tv-app in Chromium', () => {
         </script>`,
       }),
     );
-    const secrets: string[] = [];
-    context.on('response', async (response) => {
-      if (response.request().method() !== 'POST') return;
-      const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-      for (const name of ['device_code', 'access_token', 'refresh_token', 'id_token']) if (typeof body[name] === 'string') secrets.push(body[name] as string);
+    // Every secret the server hands the page: the device code, then the tokens.
+    const bodies: Promise<Record<string, unknown>>[] = [];
+    context.on('response', (response) => {
+      if (response.request().method() === 'POST') bodies.push(response.json().catch(() => ({})) as Promise<Record<string, unknown>>);
     });
     const tv = await context.newPage();
     const inspectorWindow = context.waitForEvent('page');
@@ -122,7 +158,13 @@ describe('examples/tv-app in Chromium', () => {
     await approveOnServerPages(context, verificationUrl, userCode, 'bob');
     await tv.waitForSelector('[data-state="signed-in"]', { timeout: 15_000 });
 
-    const received = (await inspector.evaluate(() => (window as unknown as { received: string[] }).received)).join('\n');
+    // The inspector sends on idle callbacks: wait until the granted snapshot has arrived.
+    const receivedSoFar = async () => (await inspector.evaluate(() => (window as unknown as { received: string[] }).received)).join('\n');
+    await expect.poll(receivedSoFar, { timeout: 10_000 }).toMatch(/"value":\{"granted"/);
+    const received = await receivedSoFar();
+    const secrets = (await Promise.all(bodies)).flatMap((body) =>
+      ['device_code', 'access_token', 'refresh_token', 'id_token'].map((name) => body[name]).filter((value): value is string => typeof value === 'string'),
+    );
     expect(received).toMatch(/"type":"@xstate\.snapshot"/);
     expect(received).toMatch(/awaitingUser/);
     expect(received).toContain('[redacted]');
