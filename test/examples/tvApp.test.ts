@@ -116,17 +116,17 @@ describe('examples/tv-app in Chromium', () => {
     otherSite.listen(0, '127.0.0.1');
     await once(otherSite, 'listening');
     const context = await browser.newContext();
-    const request = ([url, form]: [string, string]) =>
+    const request = ({ url, form }: { url: string; form: string }) =>
       fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form }).then(
         (response) => `answered ${response.status}`,
         (error: Error) => `refused: ${error.name}`,
       );
     const elsewhere = await context.newPage();
     await elsewhere.goto(`http://127.0.0.1:${(otherSite.address() as AddressInfo).port}/`);
-    expect(await elsewhere.evaluate(request, [server.deviceAuthorizationUrl, body])).toBe('refused: TypeError');
+    expect(await elsewhere.evaluate(request, { url: server.deviceAuthorizationUrl, form: body })).toBe('refused: TypeError');
     const tv = await context.newPage();
     await tv.goto(origin);
-    expect(await tv.evaluate(request, [server.deviceAuthorizationUrl, body])).toBe('answered 200');
+    expect(await tv.evaluate(request, { url: server.deviceAuthorizationUrl, form: body })).toBe('answered 200');
     await context.close();
     otherSite.close();
   }, 30_000);
