@@ -144,11 +144,17 @@ describe('examples/tv-app in Chromium', () => {
         </script>`,
       }),
     );
-    // Every secret the server hands the page: the device code, then the tokens.
-    const bodies: Promise<Record<string, unknown>>[] = [];
-    context.on('response', (response) => {
-      if (response.request().method() === 'POST') bodies.push(response.json().catch(() => ({})) as Promise<Record<string, unknown>>);
-    });
+    // Every secret the server hands the page (the device code, then the tokens), read on the way through: Chromium may
+    // already have dropped a response's body by the time a 'response' listener asks for it.
+    const secrets: string[] = [];
+    for (const endpoint of [server.deviceAuthorizationUrl, server.tokenUrl]) {
+      await context.route(endpoint, async (route) => {
+        const response = await route.fetch();
+        const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+        for (const name of ['device_code', 'access_token', 'refresh_token', 'id_token']) if (typeof body[name] === 'string') secrets.push(body[name] as string);
+        await route.fulfill({ response });
+      });
+    }
     const tv = await context.newPage();
     const inspectorWindow = context.waitForEvent('page');
     await tv.goto(tvUrl('&inspect'));
@@ -162,9 +168,6 @@ describe('examples/tv-app in Chromium', () => {
     const receivedSoFar = async () => (await inspector.evaluate(() => (window as unknown as { received: string[] }).received)).join('\n');
     await expect.poll(receivedSoFar, { timeout: 10_000 }).toMatch(/"value":\{"granted"/);
     const received = await receivedSoFar();
-    const secrets = (await Promise.all(bodies)).flatMap((body) =>
-      ['device_code', 'access_token', 'refresh_token', 'id_token'].map((name) => body[name]).filter((value): value is string => typeof value === 'string'),
-    );
     expect(received).toMatch(/"type":"@xstate\.snapshot"/);
     expect(received).toMatch(/awaitingUser/);
     expect(received).toContain('[redacted]');
