@@ -30,54 +30,20 @@ function staggered(count: number, staggerMs: number, start: (index: number) => v
   return () => timers.forEach(clearTimeout);
 }
 
-/** (a) The fetch floor: a hand-written loop of `fetch` and `setTimeout`. */
-function fetchLoop({ base, flows, staggerMs }: FleetOptions): Fleet {
+/**
+ * A hand-written polling loop over `post` (which sends a form and resolves with the response text): the floors. After
+ * `stop()`, a request that fails (its socket destroyed by `release`) ends the flow quietly.
+ */
+function handWrittenLoop({ base, flows, staggerMs }: FleetOptions, post: (url: string, body: string) => Promise<string>, release = () => {}): Fleet {
   let stopped = false;
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const cancel = staggered(flows, staggerMs, async (index) => {
-    const device = (await (await fetch(`${base}/device`, { method: 'POST', headers: FORM, body: `client_id=bench-${index}` })).json()) as { device_code: string; interval: number };
+    const device = JSON.parse(await post(`${base}/device`, `client_id=bench-${index}`)) as { device_code: string; interval: number };
     let interval = device.interval;
     const body = `grant_type=${encodeURIComponent(GRANT_TYPE)}&device_code=${device.device_code}&client_id=bench-${index}`;
     const poll = async () => {
       if (stopped) return;
-      const answer = (await (await fetch(`${base}/token`, { method: 'POST', headers: FORM, body })).json()) as { error?: string };
-      if (answer.error === 'slow_down') interval += 5;
-      if (!stopped) timers.add(setTimeout(poll, interval * 1000));
-    };
-    timers.add(setTimeout(poll, interval * 1000));
-  });
-  return {
-    stop() {
-      stopped = true;
-      cancel();
-      timers.forEach(clearTimeout);
-    },
-  };
-}
-
-/** (a2) The machine's floor: a hand-written loop of keep-alive `node:http` requests. */
-function httpLoop({ base, flows, staggerMs }: FleetOptions): Fleet {
-  let stopped = false;
-  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 1024 });
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  const post = (path: string, body: string) =>
-    new Promise<string>((resolve, reject) => {
-      const request = http.request(`${base}${path}`, { method: 'POST', agent, headers: { ...FORM, 'content-length': Buffer.byteLength(body) } }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve(Buffer.concat(chunks).toString()));
-      });
-      request.on('error', reject);
-      request.end(body);
-    });
-  const cancel = staggered(flows, staggerMs, async (index) => {
-    const device = JSON.parse(await post('/device', `client_id=bench-${index}`)) as { device_code: string; interval: number };
-    let interval = device.interval;
-    const body = `grant_type=${encodeURIComponent(GRANT_TYPE)}&device_code=${device.device_code}&client_id=bench-${index}`;
-    const poll = async () => {
-      if (stopped) return;
-      // Stopping destroys the agent's sockets under any request in flight.
-      const text = await post('/token', body).catch((error: unknown) => (stopped ? null : Promise.reject(error)));
+      const text = await post(`${base}/token`, body).catch((error: unknown) => (stopped ? null : Promise.reject(error)));
       if (text === null) return;
       const answer = JSON.parse(text) as { error?: string };
       if (answer.error === 'slow_down') interval += 5;
@@ -90,9 +56,31 @@ function httpLoop({ base, flows, staggerMs }: FleetOptions): Fleet {
       stopped = true;
       cancel();
       timers.forEach(clearTimeout);
-      agent.destroy();
+      release();
     },
   };
+}
+
+/** (a) The fetch floor: a hand-written loop of `fetch` and `setTimeout`. */
+function fetchLoop(options: FleetOptions): Fleet {
+  return handWrittenLoop(options, async (url, body) => (await fetch(url, { method: 'POST', headers: FORM, body })).text());
+}
+
+/** (a2) The machine's floor: a hand-written loop of keep-alive `node:http` requests. */
+function httpLoop(options: FleetOptions): Fleet {
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 1024 });
+  const post = (url: string, body: string) =>
+    new Promise<string>((resolve, reject) => {
+      const request = http.request(url, { method: 'POST', agent, headers: { ...FORM, 'content-length': Buffer.byteLength(body) } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+  // Stopping destroys the agent's sockets under any request in flight.
+  return handWrittenLoop(options, post, () => agent.destroy());
 }
 
 /** (b) openid-client v6: initiateDeviceAuthorization, then pollDeviceAuthorizationGrant until aborted. */

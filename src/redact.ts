@@ -66,11 +66,6 @@ export function redactForms(text: string, forms: readonly SecretForm[]): string 
   return result;
 }
 
-/** `text` with every occurrence of each secret, in any of its {@link secretForms}, replaced by {@link REDACTED}. */
-export function redactText(text: string, secrets: readonly string[]): string {
-  return secrets.length === 0 ? text : redactForms(text, secretForms(secrets));
-}
-
 const WORD_CHARACTER = /[A-Za-z0-9]/;
 
 function replaceAlone(text: string, secret: string): string {

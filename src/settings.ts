@@ -75,11 +75,6 @@ export function normalizeSettings(input: FlowSettingsInput): Partial<FlowSetting
   return settings as Partial<FlowSettings>;
 }
 
-/** Whether `name` is a setting the machine keeps. */
-export function isSettingName(name: string): name is keyof FlowSettings {
-  return Object.hasOwn(normalisers, name);
-}
-
 function endpoint(value: unknown, name: string): string | null {
   if (value === null || value === '') return null;
   if (!(typeof value === 'string' || value instanceof URL)) throw invalid(name, 'must be a URL');

@@ -113,7 +113,8 @@ function onLoopbackOnly<T>(start: () => T): { result: T; listening: Promise<void
   }
 }
 
-async function freeLoopbackPort(): Promise<number> {
+/** A port of 127.0.0.1 that was free a moment ago. @internal */
+export async function freeLoopbackPort(): Promise<number> {
   const probe = createServer();
   probe.listen(0, '127.0.0.1');
   await once(probe, 'listening');

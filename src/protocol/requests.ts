@@ -4,6 +4,8 @@
  * @module
  */
 
+import { joinScope } from './scope.js';
+
 /**
  * The stage a request belongs to, with Qt's `QAbstractOAuth::Stage` names. The device flow uses the last three:
  * `RequestingAuthorization` for the device authorization request, `RequestingAccessToken` for polls, and
@@ -40,7 +42,7 @@ export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_c
  */
 export function deviceAuthorizationParameters(request: { clientIdentifier: string; scope: readonly string[]; nonce: string | null }): URLSearchParams {
   const params = new URLSearchParams({ client_id: request.clientIdentifier });
-  if (request.scope.length > 0) params.set('scope', request.scope.join(' '));
+  if (request.scope.length > 0) params.set('scope', joinScope(request.scope));
   if (request.nonce !== null) params.set('nonce', request.nonce);
   return params;
 }

@@ -11,7 +11,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { startInspectorRelay } from '../../src/node/inspectorRelay.js';
+import { freeLoopbackPort, startInspectorRelay } from '../../src/node/inspectorRelay.js';
 import { startCli } from '../helpers/cli.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 
@@ -81,7 +81,7 @@ describe('the inspector relay', () => {
     const relay = await startInspectorRelay(async () => {
       const port = tried.length === 0 ? taken : 0;
       tried.push(port);
-      return port === 0 ? freePort() : port;
+      return port === 0 ? freeLoopbackPort() : port;
     });
     try {
       expect(tried).toHaveLength(2);
@@ -114,15 +114,6 @@ describe('the inspector relay', () => {
     squatter.close();
   });
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 function externalAddresses(): string[] {
   return Object.values(networkInterfaces())

@@ -25,15 +25,7 @@ beforeEach(() => {
 
 /** Resumes `snapshot` (as JSON text, as it would come from storage) on a clock set to `at`. */
 function resume(snapshot: unknown, at: number) {
-  const clock = new SimulatedClock();
-  clock.set(at);
-  const flow = new OAuth2DeviceAuthorizationFlow({
-    authorizationUrl: server.url('/device'),
-    tokenUrl: server.url('/token'),
-    clientIdentifier: 'tv-app',
-    clock,
-    snapshot: JSON.stringify(snapshot),
-  });
+  const { flow, clock } = createTestFlow(server, { snapshot: JSON.stringify(snapshot) }, at);
   const failures: DeviceFlowError[] = [];
   flow.on('requestFailed', (error) => failures.push(error));
   return { flow, clock, failures };
@@ -44,6 +36,17 @@ async function authorized() {
   harness.flow.grant();
   await nextSignal(harness.flow, 'authorizeWithUserCode');
   return harness;
+}
+
+/** A snapshot taken while the first poll is in flight (the server never answers it); the flow is disposed. */
+async function snapshotDuringPoll() {
+  server.handle('/token', () => 'handled');
+  const { flow, clock } = await authorized();
+  clock.increment(5_000);
+  await server.nextRequest('/token');
+  const snapshot = flow.snapshot();
+  flow.dispose();
+  return snapshot;
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
@@ -88,12 +91,7 @@ describe('snapshot() and resuming', () => {
   });
 
   it('sends again only the poll that was in flight', async () => {
-    server.handle('/token', () => 'handled');
-    const { flow, clock } = await authorized();
-    clock.increment(5_000);
-    await server.nextRequest('/token');
-    const snapshot = flow.snapshot();
-    flow.dispose();
+    const snapshot = await snapshotDuringPoll();
     server.handle('/token', tokenReply());
     const resumed = resume(snapshot, T0 + 8_000);
     await nextSignal(resumed.flow, 'granted');
@@ -153,12 +151,7 @@ describe('snapshot() and resuming', () => {
   });
 
   it('sends the poll that was in flight with the endpoint and client given on resuming', async () => {
-    server.handle('/token', () => 'handled');
-    const { flow, clock } = await authorized();
-    clock.increment(5_000);
-    await server.nextRequest('/token');
-    const snapshot = flow.snapshot();
-    flow.dispose();
+    const snapshot = await snapshotDuringPoll();
     server.handle('/token-v2', tokenReply());
     const clockAfter = new SimulatedClock();
     clockAfter.set(T0 + 6_000);
@@ -172,12 +165,7 @@ describe('snapshot() and resuming', () => {
   });
 
   it('refuses to resume polling an endpoint given on resuming that is not https', async () => {
-    server.handle('/token', () => 'handled');
-    const { flow, clock } = await authorized();
-    clock.increment(5_000);
-    await server.nextRequest('/token');
-    const snapshot = flow.snapshot();
-    flow.dispose();
+    const snapshot = await snapshotDuringPoll();
     const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: 'http://as.example/token', clock: new SimulatedClock() });
     const [error] = await nextSignal(resumed, 'requestFailed');
     expect(error).toMatchObject({ code: 'ClientError', message: expect.stringMatching(/allowInsecureHttp/) });

@@ -82,10 +82,10 @@ export const tokenReply = (overrides: Record<string, unknown> = {}): Reply => ({
 
 export const pending: Reply = { status: 400, json: { error: 'authorization_pending' } };
 
-/** A flow against `server`'s `/device` and `/token`, on a simulated clock set to {@link T0}. */
-export function createTestFlow(server: LoopbackServer, options: DeviceFlowOptions = {}) {
+/** A flow against `server`'s `/device` and `/token`, on a simulated clock set to `at` ({@link T0} by default). */
+export function createTestFlow(server: LoopbackServer, options: DeviceFlowOptions = {}, at = T0) {
   const clock = new SimulatedClock();
-  clock.set(T0);
+  clock.set(at);
   const flow = new OAuth2DeviceAuthorizationFlow({
     authorizationUrl: server.url('/device'),
     tokenUrl: server.url('/token'),
