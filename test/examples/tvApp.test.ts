@@ -1,25 +1,23 @@
 /**
- * The TV example in real Chromium (Debian's, headless, driven by playwright-core): the page shows a code, a second tab
- * signs in and approves on the authorization server's own pages, and the TV page shows who signed in. With `?inspect`,
- * the events reach the Stately inspector's window, sanitised.
+ * The TV example in real Chromium (headless, driven by playwright-core; test/helpers/browser.ts picks which): the page
+ * shows a code, a second tab signs in and approves on the authorization server's own pages, and the TV page shows who
+ * signed in. With `?inspect`, the events reach the Stately inspector's window, sanitised.
  */
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
+import { launchChromium } from '../helpers/browser.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const appRoot = join(root, 'examples/tv-app');
 const screenshots = join(root, 'test-results');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let site: PreviewServer;
 let outDir: string;
@@ -28,14 +26,15 @@ let server: EmbeddedServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`);
   outDir = await mkdtemp(join(tmpdir(), 'tv-app-'));
   await build({ configFile: join(appRoot, 'vite.config.ts'), logLevel: 'silent', build: { outDir, emptyOutDir: true } });
   site = await preview({ configFile: join(appRoot, 'vite.config.ts'), logLevel: 'silent', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
   origin = new URL(site.resolvedUrls!.local[0]!).origin;
   // The authorization server lets the TV page's origin, and only it, read its answers.
   server = await startEmbeddedServer({ corsOrigins: [origin] });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  const launched = await launchChromium();
+  browser = launched.browser;
+  console.info(`Chromium ${browser.version()}: ${launched.choice.name} (${launched.choice.executablePath})`);
   await mkdir(screenshots, { recursive: true });
 }, 60_000);
 
@@ -54,16 +53,17 @@ function tvUrl(extra = ''): string {
 /** Signs in on the server's own pages, as the person with the phone: types the code, signs in, consents. */
 async function approveOnServerPages(context: BrowserContext, verificationUrl: string, userCode: string, login: string): Promise<void> {
   const phone = await context.newPage();
+  // Each click submits a form: wait for the page it leads to, or content() can catch the old one mid-navigation.
+  const submit = (button: Locator) => Promise.all([phone.waitForEvent('load'), button.click()]);
   await phone.goto(verificationUrl);
   await phone.fill('input[name="user_code"]', userCode);
-  await phone.click('button[type="submit"]');
+  await submit(phone.locator('button[type="submit"]').first());
   for (let step = 0; step < 6 && !(await phone.content()).includes('Sign-in Success'); step++) {
     if (await phone.locator('input[name="login"]').count()) {
       await phone.fill('input[name="login"]', login);
       await phone.fill('input[name="password"]', 'any password works here');
     }
-    await phone.locator('button[type="submit"], button[autofocus]').first().click();
-    await phone.waitForLoadState();
+    await submit(phone.locator('button[type="submit"], button[autofocus]').first());
   }
   expect(await phone.content()).toContain('Sign-in Success');
   await phone.close();
