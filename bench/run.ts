@@ -4,12 +4,13 @@
  * writes them to bench/RESULTS.md.
  *
  * Environment: BENCH_SIZES (default "100,1000,10000"), BENCH_WINDOW_S (30), BENCH_INTERVAL (5), BENCH_VARIANTS (all),
- * BENCH_LATENCY_RUNS (20), BENCH_IMPORT_RUNS (10), BENCH_OUTPUT (bench/RESULTS.md; "-" prints only).
+ * BENCH_LATENCY_RUNS (20), BENCH_IMPORT_RUNS (10), BENCH_HOSTILE_RUNS (5), BENCH_OUTPUT (bench/RESULTS.md; "-" prints only).
  */
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type FleetResult, runFleet } from './fleet.js';
+import { runHostileBodies } from './hostileBodies.js';
 import { runLatency } from './latency.js';
 import { pinned } from './processes.js';
 import { runBundleSizes, runImportTimes } from './size.js';
@@ -35,6 +36,8 @@ for (const flows of sizes) {
 }
 log('latency…');
 const latency = await runLatency(Number(process.env.BENCH_LATENCY_RUNS ?? 20));
+log('hostile bodies…');
+const hostile = await runHostileBodies(Number(process.env.BENCH_HOSTILE_RUNS ?? 5));
 log('bundles and imports…');
 const bundles = await runBundleSizes();
 const imports = runImportTimes(Number(process.env.BENCH_IMPORT_RUNS ?? 10));
@@ -64,6 +67,9 @@ const floorLatency = latency.find((row) => row.variant.startsWith('a:'));
 lines.push('## Latency of a grant', '', 'From the server writing the token response to the client reporting the grant, one flow at a time.', '');
 lines.push('| client | median (ms) | p90 (ms) | ÷ fetch floor |', '|---|---|---|---|');
 for (const row of latency) lines.push(`| ${row.variant} | ${fixed(row.median, 2)} | ${fixed(row.p90, 2)} | ${ratio(row.median, floorLatency?.median)} |`);
+lines.push('', '## Hostile bodies', '', 'The longest the event loop is blocked while a flow takes in one answer (median of runs; target: under 50 ms).', '');
+lines.push('| body | size | outcome | longest block (ms) |', '|---|---|---|---|');
+for (const row of hostile) lines.push(`| ${row.name} | ${kb(row.bytes)} | ${row.outcome} | ${fixed(row.longestBlock)} |`);
 lines.push('', '## Bundle size (esbuild, minified, browser) and import time (Node.js, cold)', '');
 lines.push('| bundle | minified | gzipped |', '|---|---|---|');
 for (const row of bundles) lines.push(`| ${row.name} | ${kb(row.minified)} | ${kb(row.gzipped)} |`);

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const fleetModule = resolve(import.meta.dirname, '../dist/bench/fleet.js');
+const hostileModule = resolve(import.meta.dirname, '../dist/bench/hostileBodies.js');
 
 describe('the benchmark, in miniature', () => {
   it.each(['c: machine', 'd2: class + undici fetch'])('%s: measures a fleet, whose polls are never early', async (variant) => {
@@ -21,4 +22,20 @@ describe('the benchmark, in miniature', () => {
     expect(result.spread.max).toBeLessThanOrEqual(5);
     expect(result.spread.emptyShare).toBeGreaterThan(0.5);
   }, 30_000);
+
+  it('measures how long each hostile body blocks the event loop, and each ends as documented', async () => {
+    const { runHostileBodies } = (await import(hostileModule)) as typeof import('../bench/hostileBodies.js');
+    const results = await runHostileBodies(1);
+    expect(Object.fromEntries(results.map((row) => [row.name, row.outcome]))).toEqual({
+      'a member nested 3,000 arrays deep': 'ServerError',
+      'a member nested 20,000 objects deep': 'ServerError',
+      '70,000 members (device authorization)': 'ServerError',
+      '70,000 members (token)': 'ServerError',
+      '120,000 scope tokens': 'ServerError',
+      'a 1 MB error_description': 'ServerError',
+      'a 1 MB device_code': 'authorizeWithUserCode',
+      '300,000 array elements': 'ServerError',
+    });
+    for (const row of results) expect(row.longestBlock).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -5,6 +5,7 @@
  */
 
 import { DeviceFlowError } from '../errors.js';
+import { jsonTextProblem, MAX_JSON_VALUES } from './jsonLimits.js';
 
 /**
  * The members of a response body, as the server sent them: those of a JSON object, or the fields of a form-encoded
@@ -26,7 +27,8 @@ const FORM_BODY = /^[^\s<>&=]+=[^\s<>&]*(?:&[^\s<>&=]+=[^\s<>&]*)*$/;
  *
  * Duplicated members keep their last value, as `JSON.parse` does.
  *
- * @throws {DeviceFlowError} `ServerError` when the body is empty, not UTF-8, or neither a JSON object nor a form.
+ * @throws {DeviceFlowError} `ServerError` when the body is empty, not UTF-8, neither a JSON object nor a form, or
+ *   beyond the limits of `jsonLimits` (nested more than 32 levels deep, more than 4096 members and elements).
  * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1) (JSON) and
  *   [GitHub's device flow](https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps#device-flow)
  *   (form-encoded by default)
@@ -40,6 +42,7 @@ export function parseResponseBody(bytes: Uint8Array, contentType: string | null,
     return parseJsonObject(text, status);
   }
   if (FORM_BODY.test(text) && (mediaType === '' || mediaType === 'application/x-www-form-urlencoded' || mediaType === 'text/plain')) {
+    if (text.split('&', MAX_JSON_VALUES + 1).length > MAX_JSON_VALUES) throw invalidBody(`The server sent a form with more than ${MAX_JSON_VALUES} fields`, status);
     return Object.fromEntries(new URLSearchParams(text));
   }
   throw invalidBody(`The server sent a response that is neither JSON nor form-encoded (${mediaType || 'no content type'})`, status);
@@ -54,6 +57,10 @@ function decodeUtf8(bytes: Uint8Array, status: number | undefined): string {
 }
 
 function parseJsonObject(text: string, status: number | undefined): ResponseMembers {
+  // Checked before parsing: a deep value would exhaust the stack of whatever walks it later, a wide one blocks the
+  // event loop while it is parsed.
+  const problem = jsonTextProblem(text);
+  if (problem !== null) throw invalidBody(`The server sent JSON that ${problem}`, status);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -8,7 +8,7 @@ import { DeviceFlowError } from '../errors.js';
 import { readPollInterval } from './deviceAuthorizationResponse.js';
 import { extraMembers, readNonEmptyString, readOAuthError, readPositiveNumber } from './members.js';
 import type { ResponseMembers } from './responseBody.js';
-import { splitScope } from './scope.js';
+import { MAX_SCOPE_TOKENS, splitScope } from './scope.js';
 import { serverReportedError } from './serverError.js';
 
 /** The longest token lifetime taken from a server, in seconds (ten years); longer ones are treated as ten years. */
@@ -63,7 +63,7 @@ const STANDARD_MEMBERS = new Set(['access_token', 'token_type', 'expires_in', 'r
  * Interprets the token endpoint's answer to a device-code poll.
  *
  * @throws {DeviceFlowError} `ExpiredError` for `expired_token`; `ServerError` for any other OAuth error
- *   (`access_denied`, vendor codes); `OAuthTokenNotFoundError` for a success response without `access_token`, or without
+ *   (`access_denied`, vendor codes) and for a `scope` of more than 1000 tokens; `OAuthTokenNotFoundError` for a success response without `access_token`, or without
  *   `id_token` when the `openid` scope was granted.
  * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
  */
@@ -97,6 +97,9 @@ function readTokens(
   const accessToken = readNonEmptyString(members.access_token);
   if (accessToken === null) throw tokenNotFound('The token response lacks an access_token', status);
   const scope = typeof members.scope === 'string' ? splitScope(members.scope) : [];
+  if (scope.length > MAX_SCOPE_TOKENS) {
+    throw new DeviceFlowError('ServerError', `The token response grants more than ${MAX_SCOPE_TOKENS} scope tokens`, status === undefined ? {} : { status });
+  }
   const grantedScopeTokens = scope.length > 0 ? scope : [...request.requestedScopeTokens];
   const idToken = readNonEmptyString(members.id_token) ?? '';
   if (requireIdToken && idToken === '' && grantedScopeTokens.includes('openid')) {

@@ -54,6 +54,16 @@ describe('parsePollResponse', () => {
     }
   });
 
+  it('refuses a scope of more than 1000 tokens as unusable (ServerError), without splitting all of it', () => {
+    const scope = (count: number) => Array.from({ length: count }, (_, index) => `s${index}`).join(' ');
+    expect(parsePollResponse({ access_token: 'a', scope: scope(1000) }, { requestedScopeTokens: [] })).toMatchObject({ kind: 'granted' });
+    expect(thrownBy(() => parsePollResponse({ access_token: 'a', scope: scope(120_000) }, { requestedScopeTokens: [] }, 200))).toMatchObject({
+      code: 'ServerError',
+      message: 'The token response grants more than 1000 scope tokens',
+      status: 200,
+    });
+  });
+
   it('requires an access_token', () => {
     const error = thrownBy(() => parsePollResponse({ token_type: 'Bearer', refresh_token: 'rt' }, request));
     expect(error.code).toBe('OAuthTokenNotFoundError');

@@ -16,6 +16,16 @@ type Behaviour = (request: RecordedRequest, response: ServerResponse) => Reply |
 // A million characters: a megabyte, within the 1 MiB body limit.
 const MEGABYTE = 'm'.repeat(1_000_000);
 
+/** A well-formed answer of the endpoint `request` went to, with `extra` (raw JSON text) as one more member. */
+function validAnswerWith(extra: string): Behaviour {
+  return (request) => {
+    const valid = request.path === '/device' ? deviceAuthorizationReply().json : { access_token: 'access-token', token_type: 'Bearer' };
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify(valid).slice(0, -1)},"x":${extra}}` };
+  };
+}
+
+const wideObject = `{${Array.from({ length: 70_000 }, (_, index) => `"m${index}":${index}`).join(',')}}`;
+
 /** What a hostile endpoint does, by name. */
 const BEHAVIOURS: Record<string, Behaviour> = {
   'connection reset mid-response': (_request, response) => {
@@ -58,6 +68,11 @@ const BEHAVIOURS: Record<string, Behaviour> = {
   }),
   'temporarily_unavailable': () => ({ status: 503, json: { error: 'temporarily_unavailable' } }),
   'a redirect to another host': () => ({ status: 307, headers: { location: 'http://127.0.0.2:9/elsewhere' } }),
+  // Once a stack overflow in the comparison behind the …Changed announcements: an uncaught RangeError.
+  'a member nested 3,000 arrays deep': validAnswerWith(`${'['.repeat(3_000)}${']'.repeat(3_000)}`),
+  'a member nested 20,000 objects deep': validAnswerWith(`${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`),
+  // Once most of a second of blocked event loop.
+  '70,000 members': validAnswerWith(wideObject),
 };
 
 /** The outcome at each endpoint: the failure's code, or `fault` for a transport fault ridden out while polling. */
@@ -74,6 +89,9 @@ const OUTCOMES: Record<string, { authorization: string; polling: string }> = {
   "a web framework's own 503 error JSON": { authorization: 'NetworkError', polling: 'fault' },
   'temporarily_unavailable': { authorization: 'NetworkError', polling: 'fault' },
   'a redirect to another host': { authorization: 'ServerError', polling: 'ServerError' },
+  'a member nested 3,000 arrays deep': { authorization: 'ServerError', polling: 'ServerError' },
+  'a member nested 20,000 objects deep': { authorization: 'ServerError', polling: 'ServerError' },
+  '70,000 members': { authorization: 'ServerError', polling: 'ServerError' },
 };
 
 const cleanups: (() => unknown)[] = [];
