@@ -41,6 +41,14 @@ export function announce(
   } else if (Object.keys(quietly).length > 0) enqueue.assign(quietly);
 }
 
+/**
+ * `error` with the secrets the statechart holds redacted, and its cause reduced to a sanitised copy. The services
+ * redact what they know (the client secret); the tokens and the device code are known here.
+ */
+export function redactKnownSecrets(error: DeviceFlowError, context: DeviceFlowContext): DeviceFlowError {
+  return redactSecrets(error, [context.properties.token, context.properties.refreshToken, context.properties.idToken, context.deviceCode]);
+}
+
 /** What to report about a failure: the error, and the status to announce before `requestFailed` (Qt §4.4). */
 export interface FailureReport {
   error: DeviceFlowError;
@@ -52,8 +60,7 @@ export interface FailureReport {
  * change if any, then `requestFailed`. The error is kept as `lastError`, with any token or device code redacted.
  */
 export function reportFailure(enqueue: Enqueue, context: DeviceFlowContext, report: FailureReport): void {
-  // The services redact what they know; the tokens and the device code are known here.
-  const error = redactSecrets(report.error, [context.properties.token, context.properties.refreshToken, context.properties.idToken, context.deviceCode]);
+  const error = redactKnownSecrets(report.error, context);
   const { status } = report;
   if (error.error !== undefined) {
     enqueue.emit({ type: 'serverReportedErrorOccurred', error: error.error, errorDescription: error.errorDescription ?? '', uri: error.errorUri ?? null });

@@ -22,7 +22,7 @@ import { DeviceFlowError, isDeviceFlowError } from '../src/errors.js';
 import type { DeviceAuthorization } from '../src/protocol/deviceAuthorizationResponse.js';
 import { DEFAULT_POLL_INTERVAL_SECONDS } from '../src/protocol/deviceAuthorizationResponse.js';
 import type { PollOutcome, TokenResponse } from '../src/protocol/tokenResponse.js';
-import { announce, type FailureReport, reportFailure } from './announcements.js';
+import { announce, type FailureReport, redactKnownSecrets, reportFailure } from './announcements.js';
 import { readClock } from './clock.js';
 import { createNonce } from './nonce.js';
 import { grantProblem, pollingProblem, refreshProblem } from './preconditions.js';
@@ -307,8 +307,9 @@ const flow = setup({
     backOff: enqueueActions(({ context, enqueue, self }, { error }: { error: DeviceFlowError }) => {
       const faults = context.consecutiveFailures + 1;
       const retryIn = backOffDelay(context.pollInterval, faults, error.retryAfter ?? null);
-      announce(enqueue, context, { nextPollAt: readClock(self) + retryIn }, { consecutiveFailures: faults, lastFault: error.toData() });
-      enqueue.emit({ type: 'transientError', error, retryIn });
+      const fault = redactKnownSecrets(error, context);
+      announce(enqueue, context, { nextPollAt: readClock(self) + retryIn }, { consecutiveFailures: faults, lastFault: fault.toData() });
+      enqueue.emit({ type: 'transientError', error: fault, retryIn });
     }),
     markPollingStart: enqueueActions(({ enqueue, self }) => {
       enqueue.assign({ pollingStartedAt: readClock(self), consecutiveFailures: 0, lastFault: null });

@@ -1,6 +1,7 @@
 /**
  * Keeps secrets out of errors. A server may echo the device code or the client secret in `error_description`, and a
- * modifier's exception may quote a token; none of it may reach a message, a log line or a serialised error.
+ * modifier's exception may quote a token or carry the whole request; none of it may reach a message, a log line or a
+ * serialised error.
  *
  * @module
  */
@@ -23,46 +24,82 @@ export const MIN_REDACTED_LENGTH = 4;
  */
 const WHOLE_WORD_BELOW = 8;
 
-/** One way a secret can appear in text, and whether it counts only when it stands alone. */
+/**
+ * How one secret is found in text: `text` as sent, and, for a secret with characters that encoders change,
+ * `pattern`, which also matches every encoded spelling of it.
+ */
 export interface SecretForm {
   text: string;
+  /** Counts only where it stands alone (not inside a longer run of letters and digits). */
   alone: boolean;
+  /** A global expression matching the secret as sent and encoded; absent when no encoder changes it. */
+  pattern?: RegExp;
 }
+
+// Characters that no encoder changes (form encoding changes `~`, Python's quote `!*'()`): most tokens are made of these.
+const UNCHANGED_BY_ENCODING = /^[A-Za-z0-9_.-]*$/;
 
 /**
- * The forms in which `secrets` may come back in a server's text: as sent, percent-encoded (upper- or lower-case hex,
- * as a URL or a form body echoes it, `+` for a space), and JSON-escaped. Longer forms come first, so that a form that
- * contains another is replaced whole.
+ * How to find each of `secrets` in a server's or a library's text, longest first (so that a secret containing another
+ * is replaced whole). A secret with characters that encoders change is found in every spelling a character may take,
+ * mixed freely: as is, percent-encoded in either case and whatever the encoder keeps (`encodeURIComponent`, Python's
+ * `quote`, a form body's `+` for a space), JSON-escaped (`\u002f`, PHP's `\/`) and as an HTML character reference.
  */
 export function secretForms(secrets: readonly string[]): SecretForm[] {
-  const forms = new Map<string, boolean>();
-  for (const secret of secrets) {
-    if (secret.length < MIN_REDACTED_LENGTH) continue;
-    const alone = secret.length < WHOLE_WORD_BELOW;
-    for (const text of encodings(secret)) forms.set(text, (forms.get(text) ?? true) && alone);
-  }
-  return [...forms].map(([text, alone]) => ({ text, alone })).sort((a, b) => b.text.length - a.text.length);
+  const unique = [...new Set(secrets)].filter((secret) => secret.length >= MIN_REDACTED_LENGTH).sort((a, b) => b.length - a.length);
+  return unique.map((text) => {
+    const alone = text.length < WHOLE_WORD_BELOW;
+    if (UNCHANGED_BY_ENCODING.test(text)) return { text, alone };
+    const spelled = Array.from(text, spellings).join('');
+    return { text, alone, pattern: new RegExp(alone ? `(?<![A-Za-z0-9])${spelled}(?![A-Za-z0-9])` : spelled, 'g') };
+  });
 }
 
-// Characters that no encoding below changes: most tokens consist of these alone, and have one form.
-const UNCHANGED_BY_ENCODING = /^[A-Za-z0-9_.!*'()-]*$/;
-
-function encodings(secret: string): string[] {
-  if (UNCHANGED_BY_ENCODING.test(secret)) return [secret];
-  const percent = encodeURIComponent(secret);
-  return [
-    secret,
-    percent,
-    percent.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()),
-    new URLSearchParams([['', secret]]).toString().slice(1),
-    JSON.stringify(secret).slice(1, -1),
+/** A regular expression matching character `character` in any of its encoded spellings. */
+function spellings(character: string): string {
+  if (UNCHANGED_BY_ENCODING.test(character)) return character;
+  const point = character.codePointAt(0)!;
+  const alternatives = [
+    escapeRegExp(character),
+    [...utf8.encode(character)].map((byte) => `%${hexDigits(byte, 2)}`).join(''),
+    jsonEscape(character),
+    `&#0*${point};`,
+    `&#[xX]0*${hexDigits(point, 1)};`,
+    ...(JSON_SHORT_ESCAPES[character] === undefined ? [] : [escapeRegExp(JSON_SHORT_ESCAPES[character])]),
+    ...(HTML_NAMED[character] === undefined ? [] : [HTML_NAMED[character]]),
+    ...(character === ' ' ? ['\\+'] : []),
   ];
+  return `(?:${alternatives.join('|')})`;
+}
+
+const utf8 = new TextEncoder();
+
+const JSON_SHORT_ESCAPES: Record<string, string> = { '/': '\\/', '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
+const HTML_NAMED: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&(?:apos|#39);' };
+
+/** `\uXXXX` for each UTF-16 code unit of `character`, hex digits in either case. */
+function jsonEscape(character: string): string {
+  let escaped = '';
+  for (let index = 0; index < character.length; index++) escaped += `\\\\u${hexDigits(character.charCodeAt(index), 4)}`;
+  return escaped;
+}
+
+/** `value` in hexadecimal, at least `width` digits, as a pattern that takes either case. */
+function hexDigits(value: number, width: number): string {
+  return [...value.toString(16).padStart(width, '0')].map((digit) => (/[a-f]/.test(digit) ? `[${digit}${digit.toUpperCase()}]` : digit)).join('');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
 /** `text` with every occurrence of each of `forms` replaced by {@link REDACTED}. */
 export function redactForms(text: string, forms: readonly SecretForm[]): string {
   let result = text;
-  for (const form of forms) if (result.includes(form.text)) result = form.alone ? replaceAlone(result, form.text) : result.split(form.text).join(REDACTED);
+  for (const form of forms) {
+    if (form.pattern !== undefined) result = result.replace(form.pattern, REDACTED);
+    else if (result.includes(form.text)) result = form.alone ? replaceAlone(result, form.text) : result.split(form.text).join(REDACTED);
+  }
   return result;
 }
 
@@ -82,24 +119,72 @@ function replaceAlone(text: string, secret: string): string {
 }
 
 /**
- * `error` unchanged when it mentions none of `secrets`, otherwise a copy with them redacted from its message and server
- * fields; a `cause` that mentions one is dropped.
+ * A copy of `error` with `secrets` redacted from its message, server fields and stack, and its `cause` replaced by
+ * {@link sanitizeCause}'s copy: whatever else the error or its cause carried (a request body, headers, the form
+ * parameters) is left behind. Always a new error, so that nothing added to `error` survives.
  */
 export function redactSecrets(error: DeviceFlowError, secrets: readonly string[]): DeviceFlowError {
   const forms = secretForms(secrets);
-  const mentions = (text: string | undefined) => text !== undefined && redactForms(text, forms) !== text;
-  const data = error.toData();
-  const cause = error.cause;
-  const causeLeaks = cause !== undefined && mentions(describeCause(cause));
-  if (!causeLeaks && ![data.message, data.error, data.errorDescription, data.errorUri].some(mentions)) return error;
-  const fields = {
-    ...(data.error === undefined ? {} : { error: redactForms(data.error, forms) }),
-    ...(data.errorDescription === undefined ? {} : { errorDescription: redactForms(data.errorDescription, forms) }),
-    ...(data.errorUri === undefined ? {} : { errorUri: redactForms(data.errorUri, forms) }),
-    ...(data.status === undefined ? {} : { status: data.status }),
-    ...(data.retryAfter === undefined ? {} : { retryAfter: data.retryAfter }),
+  const { code, message, ...fields } = error.toData();
+  const redactedFields = {
+    ...fields,
+    ...(fields.error === undefined ? {} : { error: redactForms(fields.error, forms) }),
+    ...(fields.errorDescription === undefined ? {} : { errorDescription: redactForms(fields.errorDescription, forms) }),
+    ...(fields.errorUri === undefined ? {} : { errorUri: redactForms(fields.errorUri, forms) }),
   };
-  return new DeviceFlowError(error.code, redactForms(error.message, forms), fields, causeLeaks || cause === undefined ? undefined : { cause });
+  const copy = new DeviceFlowError(code, redactForms(message, forms), redactedFields, error.cause === undefined ? undefined : { cause: sanitizeCause(error.cause, forms) });
+  if (error.stack !== undefined) copy.stack = redactForms(error.stack, forms);
+  return copy;
+}
+
+/** How many levels of `cause` a sanitised cause keeps, and how many errors of an `AggregateError`. */
+const MAX_CAUSE_DEPTH = 4;
+const MAX_AGGREGATED_ERRORS = 8;
+
+/**
+ * What may stand as the `cause` of a reported error, built from whatever was thrown: for an `Error`, a new `Error`
+ * with the same name, the message and stack with `forms` redacted, a string or number `code` (such as `ECONNRESET`),
+ * and its own `cause` and `errors` sanitised in turn; for a string, the string redacted; for anything else, an
+ * `Error` naming its type. Nothing else of the original is kept: an exception may carry the request it failed on.
+ */
+export function sanitizeCause(cause: unknown, forms: readonly SecretForm[], depth = 0): unknown {
+  if (typeof cause === 'string') return redactForms(cause, forms);
+  if (!(cause instanceof Error)) return new Error(`A value of type ${typeName(cause)} was thrown`);
+  const text = (read: () => unknown) => redactForms(safely(read), forms);
+  const inner = safelyRead(() => cause.cause);
+  const copy: Error & { code?: string | number; errors?: unknown[] } = new Error(
+    text(() => cause.message),
+    depth < MAX_CAUSE_DEPTH && inner !== undefined ? { cause: sanitizeCause(inner, forms, depth + 1) } : undefined,
+  );
+  copy.name = text(() => cause.name);
+  copy.stack = text(() => cause.stack ?? `${copy.name}: ${copy.message}`);
+  const code = safelyRead(() => (cause as { code?: unknown }).code);
+  if (typeof code === 'string') copy.code = redactForms(code, forms);
+  else if (typeof code === 'number') copy.code = code;
+  const errors = safelyRead(() => (cause as { errors?: unknown }).errors);
+  if (Array.isArray(errors) && depth < MAX_CAUSE_DEPTH) copy.errors = errors.slice(0, MAX_AGGREGATED_ERRORS).map((item) => sanitizeCause(item, forms, depth + 1));
+  return copy;
+}
+
+// A thrown object's getters are the thrower's code: one that throws must not turn a report into a crash.
+function safelyRead(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function safely(read: () => unknown): string {
+  const value = safelyRead(read);
+  return typeof value === 'string' ? value : value === undefined ? '' : safelyRead(() => String(value)) as string ?? '';
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return typeof name === 'string' && name !== '' ? name : 'Object';
 }
 
 /**
@@ -115,13 +200,4 @@ export function redactErrorMembers<T extends Record<string, unknown>>(members: T
     if (typeof value === 'string') redacted[name] = redactForms(value, forms);
   }
   return redacted as T;
-}
-
-function describeCause(cause: unknown): string {
-  if (cause instanceof Error) return `${cause.message}\n${cause.stack ?? ''}\n${describeCause(cause.cause ?? '')}`;
-  try {
-    return typeof cause === 'string' ? cause : JSON.stringify(cause) ?? String(cause);
-  } catch {
-    return String(cause);
-  }
 }

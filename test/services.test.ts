@@ -274,7 +274,7 @@ describe('secrets in errors', () => {
     expect(leaks(error, [credentials, 'basic-secret-1'])).toEqual([]);
   });
 
-  it('redacts secrets from the exceptions of modifiers and custom fetch functions, dropping a leaking cause', async () => {
+  it('redacts secrets from the exceptions of modifiers and custom fetch functions, keeping a redacted copy of the cause', async () => {
     const modifierError = await rejectionOf(
       poll({ clientSecret: 'client-secret-1', requestModifier: () => Promise.reject(new Error('cannot sign with client-secret-1')) }),
     );
@@ -284,7 +284,7 @@ describe('secrets in errors', () => {
     expect(leaks(modifierError, ['client-secret-1'])).toEqual([]);
     expect(leaks(fetchError, ['dc-secret-1'])).toEqual([]);
     expect(fetchError.code).toBe('NetworkError');
-    expect(modifierError.cause).toBeUndefined();
+    expect(modifierError.cause).toMatchObject({ name: 'Error', message: 'cannot sign with [redacted]' });
   });
 
   it('redacts secrets a server echoes percent-encoded, form-encoded or JSON-escaped, and short secrets that stand alone', async () => {

@@ -3,8 +3,9 @@
  * client secret), a server echoes them back in its error descriptions, a modifier quotes them in its exception, and
  * every output a developer could print is searched for all of them.
  */
-import { inspect } from 'node:util';
-import { format } from 'node:util';
+import { Console } from 'node:console';
+import { PassThrough } from 'node:stream';
+import { format, inspect } from 'node:util';
 import type { InspectionEvent } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceFlowError } from '../../src/errors.js';
@@ -28,6 +29,18 @@ const ALL = Object.values(SECRETS).flatMap((secret) => [
   new URLSearchParams({ s: secret }).toString().slice(2),
   JSON.stringify(secret).slice(1, -1),
 ]);
+
+/** What `console.error(value)` prints. */
+function consoleErrorOf(value: unknown): string {
+  const stream = new PassThrough();
+  new Console({ stdout: stream, stderr: stream }).error(value);
+  return String(stream.read() ?? '');
+}
+
+/** Every way a developer could print `error`. */
+function printed(error: unknown): string[] {
+  return [inspect(error, { depth: Infinity }), inspect(error, { depth: Infinity, showHidden: true }), JSON.stringify(error), consoleErrorOf(error), String(error)];
+}
 /** What a hostile server, or a careless modifier, puts in an error: every secret the flow holds at that moment. */
 const quoting = (...secrets: string[]) => `leaking ${secrets.join(' and ')}`;
 
@@ -103,6 +116,53 @@ describe('secrets', () => {
     expect(outputs.join('\n')).toMatch(/\[redacted\]/);
     expect(inspect(flow)).toMatch(/^OAuth2DeviceAuthorizationFlow \{\n? *status: 'Granted'/);
     expect(JSON.parse(JSON.stringify(flow))).toMatchObject({ status: 'Granted', hasToken: true, hasRefreshToken: true, hasIdToken: true, userCode: 'ABCD-EFGH' });
+    flow.dispose();
+  });
+
+  it('stay out of the causes of reported errors, whatever a throwing modifier or fetch attached to them', async () => {
+    const { flow, clock } = createTestFlow(server, { clientIdentifierSharedKey: SECRETS.clientSecret });
+    const failures: DeviceFlowError[] = [];
+    const faults: DeviceFlowError[] = [];
+    flow.on('requestFailed', (error) => failures.push(error));
+    flow.on('transientError', (error) => faults.push(error));
+    server.handle('/token', { status: 400, json: { error: 'authorization_pending' } });
+    flow.grant();
+    await nextSignal(flow, 'authorizeWithUserCode');
+
+    // A parameter modifier whose error carries the form as an own property.
+    flow.modifyParametersFunction = (stage, parameters) => {
+      if (stage === 'RequestingAccessToken') throw Object.assign(new Error('cannot add resource'), { requestBody: parameters.toString() });
+    };
+    clock.increment(5_000);
+    await nextSignal(flow, 'requestFailed');
+
+    // A request modifier whose error has a plain object holding the parameters as its cause.
+    flow.modifyParametersFunction = null;
+    flow.networkRequestModifier = (request) => {
+      throw new Error('cannot sign', { cause: { url: request.url, form: new URLSearchParams({ device_code: SECRETS.deviceCode, client_secret: SECRETS.clientSecret }) } });
+    };
+    flow.startTokenPolling();
+    clock.increment(5_000);
+    await nextSignal(flow, 'requestFailed');
+
+    // A fetch that fails with an AggregateError whose errors carry the body: a transport fault, ridden out.
+    flow.networkRequestModifier = null;
+    flow.fetch = async (_url, init) => {
+      throw new AggregateError([Object.assign(new Error('proxy refused'), { body: String(init.body) }), new Error(`retry with ${String(init.body)}`)], 'all proxies failed');
+    };
+    flow.startTokenPolling();
+    clock.increment(5_000);
+    await nextSignal(flow, 'transientError');
+
+    expect(failures.map((error) => error.code)).toEqual(['ClientError', 'ClientError']);
+    expect(faults.map((error) => error.code)).toEqual(['NetworkError']);
+    const outputs = [...failures, ...faults].flatMap(printed);
+    expect(ALL.filter((secret) => outputs.some((output) => output.includes(secret)))).toEqual([]);
+    // Still useful: what was thrown, and where.
+    expect(failures[0]!.cause).toMatchObject({ name: 'Error', message: 'cannot add resource' });
+    expect((failures[0]!.cause as Error).stack).toMatch(/cannot add resource\n\s+at /);
+    expect(failures[1]!.cause).toMatchObject({ message: 'cannot sign', cause: { message: 'A value of type Object was thrown' } });
+    expect(faults[0]!.cause).toMatchObject({ name: 'AggregateError', message: 'all proxies failed', errors: [{ message: 'proxy refused' }, { message: expect.stringContaining('[redacted]') }] });
     flow.dispose();
   });
 
