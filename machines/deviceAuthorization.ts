@@ -381,6 +381,8 @@ export const deviceAuthorizationChart = flow.createMachine({
     ],
     START_POLLING: startPollingTransitions('#deviceAuthorization.awaitingUser.poller.starting'),
     UPDATE: { actions: { type: 'announce', params: ({ event }) => event.settings } },
+    // In a state with nothing in progress, an unexpected failure is reported and the state kept.
+    FAIL: { actions: { type: 'reportFailure', params: ({ event }) => ({ error: event.error }) } },
   },
   states: {
     idle: {
@@ -418,12 +420,16 @@ export const deviceAuthorizationChart = flow.createMachine({
         ],
         REFRESH: { actions: { type: 'reportFailure', params: refused('Cannot refresh while a device authorization request is in flight') } },
         START_POLLING: { actions: { type: 'reportFailure', params: refused('No device code to poll with yet: the device authorization request is in flight') } },
+        FAIL: { target: 'failed.authorization', actions: { type: 'reportFailure', params: ({ event }) => ({ error: event.error }) } },
       },
     },
 
     awaitingUser: {
       type: 'parallel',
       tags: 'TemporaryCredentialsReceived',
+      on: {
+        FAIL: { target: 'failed.polling', actions: [{ type: 'reportFailure', params: ({ event }) => ({ error: event.error }) }, 'stopPolling'] },
+      },
       states: {
         userCode: {
           initial: 'valid',
@@ -628,6 +634,15 @@ export const deviceAuthorizationChart = flow.createMachine({
           { target: 'refreshing', reenter: true },
         ],
         START_POLLING: { actions: { type: 'reportFailure', params: refused('Cannot poll while a refresh request is in flight') } },
+        // As a failed refresh request: the access token, if any, stays usable.
+        FAIL: [
+          {
+            guard: 'hasAccessToken',
+            target: 'granted',
+            actions: { type: 'reportFailure', params: ({ event }) => ({ error: event.error, status: 'Granted' as const }) },
+          },
+          { target: 'failed.refresh', actions: { type: 'reportFailure', params: ({ event }) => ({ error: event.error, status: 'NotAuthenticated' as const }) } },
+        ],
       },
     },
 

@@ -163,7 +163,12 @@ export type DeviceFlowEvent =
   /** Change settings (the class's property setters). */
   | { type: 'UPDATE'; settings: Partial<FlowSettings> }
   /** Re-arm the timers after restoring a persisted snapshot: XState does not restore pending delays. */
-  | { type: 'RESUME' };
+  | { type: 'RESUME' }
+  /**
+   * End what is in progress with `error`, as if its request had failed: sent after an unexpected exception stopped
+   * the actor (a provided action or clock that threw), to the actor restored from its last completed step.
+   */
+  | { type: 'FAIL'; error: DeviceFlowError };
 
 /**
  * A `…Changed` event for each announced property: `{ type: 'userCodeChanged', value: 'WDJB-MJHT' }`. The names are

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Actor, createActor, type InspectionEvent, type Observer, type Snapshot } from 'xstate';
+import { type Actor, type ActorOptions, createActor, type InspectionEvent, type Observer, type Snapshot } from 'xstate';
 import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
 import type { DeviceFlowEmitted, FlowProperties, FlowSettings, FlowStatus, NonceMode } from '../machines/types.js';
 import { DeviceFlowError } from './errors.js';
@@ -13,9 +13,10 @@ import { type Clock, createPreciseClock, steppingClock } from './clocks.js';
 import { createDeviceAuthorizationMachine } from './machine.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from './services.js';
-import { createFlowSnapshot, type DeviceFlowSnapshot, readFlowSnapshot } from './persistence.js';
+import { createFlowSnapshot, type DeviceFlowSnapshot, readFlowSnapshot, resumable } from './persistence.js';
+import { redactSecrets } from './redact.js';
 import { type FlowSettingsInput, normalizeSettings, requirePositiveNumber, requireString } from './settings.js';
-import { SignalEmitter } from './signals.js';
+import { reportLater, SignalEmitter } from './signals.js';
 
 /**
  * The signals of {@link OAuth2DeviceAuthorizationFlow} and the arguments their listeners get: Qt's signals, with URLs
@@ -132,8 +133,10 @@ const TIME_PROPERTIES = new Set<keyof FlowProperties>(['userCodeExpirationAt', '
  */
 export class OAuth2DeviceAuthorizationFlow {
   readonly #signals = new SignalEmitter<DeviceFlowSignals>();
-  readonly #actor: Actor<DeviceAuthorizationMachine>;
+  #actor: Actor<DeviceAuthorizationMachine>;
   readonly #transport: Required<Pick<TransportOptions, 'requestTimeout' | 'maxResponseBytes'>> & TransportOptions;
+  /** How the actor runs: its clock and inspection observer, kept to start a replacement after an unexpected error. */
+  readonly #actorOptions: Pick<ActorOptions<DeviceAuthorizationMachine>, 'clock' | 'inspect'>;
   /** The properties as announced so far: inside a listener they read as they did when that signal was emitted. */
   readonly #view: FlowProperties;
   /** Emitted events waiting to reach the listeners; they are delivered once the actor has finished its step. */
@@ -142,6 +145,10 @@ export class OAuth2DeviceAuthorizationFlow {
   #delivering = false;
   #deliveryScheduled = false;
   #disposed = false;
+  /** Set while a failed actor is replaced; a second failure then means the statechart cannot even report it. */
+  #recovering: { failedAgain: boolean } | null = null;
+  /** The context of the actor's last completed step, and how many emitted events were queued since. */
+  #committed: { context: object; since: number } = { context: {}, since: 0 };
 
   /**
    * Creates an idle flow with `options` as its properties, or resumes the flow saved in `options.snapshot`.
@@ -163,26 +170,14 @@ export class OAuth2DeviceAuthorizationFlow {
       requestTimeout: requirePositiveNumber(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeout'),
       maxResponseBytes: requirePositiveNumber(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes'),
     };
-    const machine = sharedMachine();
+    this.#actorOptions = {
+      // Each timer fires a step of its own, after which its signals are delivered.
+      clock: steppingClock(clock, (fire) => this.#step(fire)),
+      ...(options.inspect === undefined ? {} : { inspect: guarded(options.inspect) }),
+    };
     const settings = normalizeSettings(options);
     const persisted = options.snapshot === undefined ? undefined : readFlowSnapshot(options.snapshot);
-    this.#actor = restorable(() =>
-      createActor(machine, {
-        input: settings,
-        // Each timer fires a step of its own, after which its signals are delivered.
-        clock: steppingClock(clock, (fire) => this.#step(fire)),
-        ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
-        ...(persisted === undefined ? {} : { snapshot: persisted as Snapshot<unknown> }),
-      }),
-    );
-    transports.set(this.#actor.system, () => this.#transport);
-    this.#actor.on('*', (event) => this.#enqueue(event));
-    // A snapshot that does not fit fails the actor as it starts; report that here rather than as an unhandled error.
-    const failure = this.#actor.subscribe({ error: () => undefined });
-    this.#actor.start();
-    failure.unsubscribe();
-    const started = this.#actor.getSnapshot();
-    if (started.status === 'error') throw unfitSnapshot(started.error);
+    this.#actor = this.#launch({ input: settings, ...(persisted === undefined ? {} : { snapshot: persisted as object }) });
     if (persisted !== undefined) {
       // Settings given now win over the saved ones; then the timers and requests XState does not restore are set
       // going again, and a code that expired meanwhile is settled.
@@ -191,6 +186,68 @@ export class OAuth2DeviceAuthorizationFlow {
     }
     // The properties read as resumed at once; the signals of resuming reach the listeners added right after this.
     this.#view = { ...this.#actor.getSnapshot().context.properties };
+    this.#scheduleDelivery();
+  }
+
+  /** Creates and starts an actor of the shared machine, its emitted events queued for delivery. */
+  #launch(options: { input?: Partial<FlowSettings>; snapshot?: object }): Actor<DeviceAuthorizationMachine> {
+    const { input = {}, snapshot } = options;
+    const actor = restorable(() =>
+      createActor(sharedMachine(), { input, ...this.#actorOptions, ...(snapshot === undefined ? {} : { snapshot: snapshot as Snapshot<unknown> }) }),
+    );
+    transports.set(actor.system, () => this.#transport);
+    actor.on('*', (event) => this.#enqueue(event));
+    // A snapshot that does not fit fails the actor as it starts; report that here rather than as an unhandled error.
+    const starting = actor.subscribe({ error: () => undefined });
+    actor.start();
+    starting.unsubscribe();
+    const started = actor.getSnapshot();
+    if (started.status === 'error') throw unfitSnapshot(started.error);
+    // Later, an exception inside a step (a provided clock that threw) stops the actor: end the flow's work with
+    // requestFailed instead of an uncaught error.
+    this.#committed = { context: started.context, since: 0 };
+    actor.subscribe({
+      next: (snapshot) => void (this.#committed = { context: snapshot.context, since: 0 }),
+      error: (error) => this.#recover(actor, error),
+    });
+    return actor;
+  }
+
+  /**
+   * Replaces `failed` (stopped by `error` in the middle of a step) with an actor restored from its last completed step,
+   * and sends it `FAIL`, so that the statechart ends what was in progress and reports `requestFailed` through its usual
+   * announcements. The signals the failed step queued are dropped: its changes never happened.
+   */
+  #recover(failed: Actor<DeviceAuthorizationMachine>, error: unknown): void {
+    if (this.#disposed || failed !== this.#actor) return;
+    if (this.#recovering !== null) {
+      this.#recovering.failedAgain = true;
+      return;
+    }
+    // A step that threw before it completed changed nothing: its signals go. One whose effects threw afterwards did
+    // complete (XState schedules timers after the step), and its signals stand.
+    if (failed.getSnapshot().context === this.#committed.context) this.#undelivered.splice(this.#undelivered.length - this.#committed.since);
+    const failure = redactSecrets(
+      new DeviceFlowError('ClientError', `The flow stopped after an unexpected ${thrownKind(error)} in its statechart`, {}, { cause: error }),
+      [this.#transport.clientSecret ?? ''],
+    );
+    const recovering: { failedAgain: boolean } = (this.#recovering = { failedAgain: false });
+    try {
+      this.#actor = this.#launch({ snapshot: resumable(failed.getPersistedSnapshot()) });
+      this.#actor.send({ type: 'FAIL', error: failure });
+    } catch {
+      recovering.failedAgain = true;
+    } finally {
+      this.#recovering = null;
+    }
+    if (recovering.failedAgain) {
+      // Not even the report went through: end here, as dispose() does, with the failure as the last signal.
+      this.#undelivered.length = 0;
+      this.#undelivered.push({ type: 'requestFailed', error: failure });
+      this.#deliver();
+      this.dispose();
+      return;
+    }
     this.#scheduleDelivery();
   }
 
@@ -541,6 +598,7 @@ export class OAuth2DeviceAuthorizationFlow {
 
   #enqueue(event: DeviceFlowEmitted): void {
     this.#undelivered.push(event);
+    this.#committed.since++;
     // A step no method started (a response arrived): deliver once the actor is done with it.
     if (this.#steps === 0) this.#scheduleDelivery();
   }
@@ -604,6 +662,26 @@ function restorable<T>(build: () => T): T {
   } catch (error) {
     throw unfitSnapshot(error);
   }
+}
+
+/**
+ * `inspect`, with its exceptions reported as a listener's are: XState calls it in the middle of a step, where an
+ * exception would stop the flow's actor.
+ */
+function guarded(inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void)): (event: InspectionEvent) => void {
+  const next = typeof inspect === 'function' ? inspect : (event: InspectionEvent) => inspect.next?.(event);
+  return (event) => {
+    try {
+      next(event);
+    } catch (error) {
+      reportLater(error);
+    }
+  };
+}
+
+/** What was thrown, by its kind only: its message may quote a secret the flow does not know (the cause keeps it, redacted). */
+function thrownKind(error: unknown): string {
+  return error instanceof Error && typeof error.name === 'string' && /^\w{1,64}$/.test(error.name) ? error.name : 'error';
 }
 
 function unfitSnapshot(cause: unknown): DeviceFlowError {

@@ -68,16 +68,20 @@ export function readFlowSnapshot(value: unknown): unknown {
       `The snapshot has schema version ${JSON.stringify(snapshot.version)}, but this release of ${SNAPSHOT_FORMAT} reads version ${SNAPSHOT_VERSION}: start a new flow with grant()`,
     );
   }
-  return withoutRequestsInFlight(snapshot.state);
+  return resumable(snapshot.state);
 }
 
 /**
- * `state` without the requests that were in flight when it was saved. XState would send them again as they were, to
- * the endpoint and with the client saved then; without them, the statechart sends them again on `RESUME`, with the
- * settings given on resuming and through the same checks as any request (https, the code's expiry).
+ * A persisted snapshot, made fit to start an actor from: without the requests that were in flight when it was saved
+ * (XState would send them again as they were, to the endpoint and with the client saved then; the statechart sends
+ * them again on `RESUME`, with the settings in force and through the same checks as any request), and active again if
+ * it was taken from an actor an exception stopped (its context is that of the last step that completed).
+ *
+ * @internal
  */
-function withoutRequestsInFlight(state: object): object {
-  return 'children' in state ? { ...state, children: {} } : state;
+export function resumable(state: object): object {
+  const { error: _error, ...rest } = state as { error?: unknown };
+  return { ...rest, status: 'active', children: {} };
 }
 
 function parseJson(text: string): unknown {

@@ -11,6 +11,17 @@ export type SignalMap<Signals> = { [K in keyof Signals]: unknown[] };
 export type SignalListener<Signals extends SignalMap<Signals>, K extends keyof Signals> = (...args: Signals[K]) => void;
 
 /**
+ * Rethrows `error` on a fresh microtask, where the platform reports it (Node's `uncaughtException`, a browser's `error`
+ * event), as `EventTarget` does with a listener's exception: the application's own bug surfaces without stopping the
+ * code that called it.
+ */
+export function reportLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
+/**
  * Listeners per signal, called in the order they were added. A listener that throws does not stop the others or the
  * flow: its exception is rethrown on a fresh microtask, where the platform reports it (Node's `uncaughtException`, a
  * browser's `error` event), as `EventTarget` does.
@@ -37,9 +48,7 @@ export class SignalEmitter<Signals extends SignalMap<Signals>> {
       try {
         listener(...args);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        reportLater(error);
       }
     }
   }

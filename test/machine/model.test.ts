@@ -71,6 +71,8 @@ const events: AnyEventObject[] = [
   { type: 'xstate.error.actor.pollToken', error: new DeviceFlowError('NetworkError', 'connection reset', { status: 503, retryAfter: 7 }) },
   { type: 'xstate.done.actor.refreshTokens', output: sampleTokens({ accessToken: 'refreshed', expiresIn: 3600 }) },
   { type: 'xstate.error.actor.refreshTokens', error: new DeviceFlowError('ServerError', 'revoked', { error: 'invalid_grant' }) },
+  // What the class sends after an exception stopped the actor in the middle of a step.
+  { type: 'FAIL', error: new DeviceFlowError('ClientError', 'The flow stopped after an unexpected error in its statechart') },
   { type: AFTER.poll },
   { type: AFTER.expiry },
   { type: AFTER.refresh },
