@@ -17,10 +17,11 @@ afterAll(() => Promise.all([server.close(), elsewhere.close()]));
 describe('plain HTTP', () => {
   it('is refused at once for a non-loopback endpoint, naming the option, with nothing sent', async () => {
     const sent: string[] = [];
+    let sending = () => undefined as void;
     const flow = new OAuth2DeviceAuthorizationFlow({
       authorizationUrl: 'http://login.example.com/device',
       tokenUrl: 'https://login.example.com/token',
-      fetch: async (input) => (sent.push(input), new Response('{}')),
+      fetch: async (input) => (sent.push(input), sending(), new Response('{}')),
     });
     const failures: string[] = [];
     flow.on('requestFailed', (error) => failures.push(`${error.code}: ${error.message}`));
@@ -30,8 +31,10 @@ describe('plain HTTP', () => {
     ]);
     expect(sent).toEqual([]);
     flow.allowInsecureHttp = true;
+    // The first request loads ofetch first: wait for the request, not for a fixed time.
+    const sentNow = new Promise<void>((resolve) => (sending = resolve));
     flow.grant();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sentNow;
     expect(sent).toEqual(['http://login.example.com/device']);
     flow.dispose();
   });
