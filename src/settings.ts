@@ -8,6 +8,7 @@ import type { FlowSettings, NonceMode } from '../machines/types.js';
 import { DeviceFlowError } from './errors.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { findInvalidScopeToken, uniqueTokens } from './protocol/scope.js';
+import { hasUserinfo } from './protocol/urls.js';
 
 /**
  * Settings as the application may give them: URLs as strings or `URL`s, scope tokens as any iterable. They are
@@ -85,6 +86,8 @@ function endpoint(value: unknown, name: string): string | null {
     throw invalid(name, 'must be an absolute URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(name, 'must be an http: or https: URL');
+  // Credentials in a URL end up in error messages and logs: the client secret has its own setting.
+  if (hasUserinfo(url)) throw invalid(name, 'must not carry a user name or password: set clientIdentifierSharedKey, or add credentials with a request modifier');
   return url.href;
 }
 

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import type { ClientAuthenticationMethod } from '../protocol/requests.js';
 import { findInvalidScopeToken } from '../protocol/scope.js';
-import { isSecureEndpoint } from '../protocol/urls.js';
+import { hasUserinfo, isSecureEndpoint } from '../protocol/urls.js';
 import { isProviderName, PRESETS, type ProviderName } from './presets.js';
 
 /** A mistake on the command line. */
@@ -186,9 +186,11 @@ function httpUrl(value: string, option: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`${option} must be an absolute URL such as https://login.example.com, not ${JSON.stringify(value)}`);
+    // Not echoed when it may hold a password (user:password@host).
+    throw new UsageError(`${option} must be an absolute URL such as https://login.example.com${value.includes('@') ? '' : `, not ${JSON.stringify(value)}`}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${option} must be an https: URL, not ${url.protocol}`);
+  if (hasUserinfo(url)) throw new UsageError(`${option} must not carry a user name or password: give the secret with --client-secret or DEVICE_FLOW_CLIENT_SECRET`);
   return url.href;
 }
 

@@ -7,6 +7,7 @@
 import { DeviceFlowError, isDeviceFlowError } from '../errors.js';
 import { FORM_TRANSPORT, type FormTransport, type ResponseHeaders, type WithFormTransport } from './formTransport.js';
 import { readCappedBody } from './readCappedBody.js';
+import { hasUserinfo } from '../protocol/urls.js';
 
 /**
  * A `fetch`-compatible function: the global `fetch`, undici's, or a wrapper adding mTLS, a proxy or test behaviour.
@@ -68,6 +69,8 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
     const fetch = options.fetch ?? globalThis.fetch;
     const transport = (fetch as WithFormTransport)[FORM_TRANSPORT];
     for (let redirects = 0; ; redirects++) {
+      // Checked here, where every URL passes (the settings', a modifier's): fetch would quote it in its error.
+      if (hasUserinfo(new URL(url))) throw new DeviceFlowError('ClientError', `The request URL for ${describe(url)} carries a user name or password: refused`);
       const answer = transport
         ? await sendThrough(transport, url, request, options.maxResponseBytes, controller.signal)
         : await sendWithFetch(fetch, url, request, options.maxResponseBytes, controller.signal);
@@ -148,7 +151,7 @@ function redirectTarget(response: Answer, url: string, redirects: number): strin
   const location = response.headers.get('location');
   const target = location === null ? null : new URL(location, url);
   const from = new URL(url);
-  if (!opaque && target !== null && target.origin === from.origin && (status === 307 || status === 308) && redirects < MAX_REDIRECTS) {
+  if (!opaque && target !== null && target.origin === from.origin && !hasUserinfo(target) && (status === 307 || status === 308) && redirects < MAX_REDIRECTS) {
     return target.href;
   }
   throw new DeviceFlowError(

@@ -5,10 +5,13 @@
  */
 
 /**
- * The normalised form of `value` if it is an absolute `http:` or `https:` URL, otherwise `null`. Any other scheme
- * (`javascript:`, `data:`, `file:`) is refused: a verification URL is shown to a user, or opened for them.
+ * The normalised form of `value` if it is an absolute `http:` or `https:` URL without a user name or password,
+ * otherwise `null`. Any other scheme (`javascript:`, `data:`, `file:`) is refused: a verification URL is shown to a
+ * user, or opened for them. So is userinfo: `https://accounts.example.com@evil.example/device` reads as
+ * accounts.example.com and leads to evil.example.
  *
  * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)
+ * @see [RFC 3986 §7.6](https://www.rfc-editor.org/rfc/rfc3986#section-7.6) on userinfo that misleads
  */
 export function readHttpUrl(value: unknown): string | null {
   if (typeof value !== 'string' || value.length === 0) return null;
@@ -18,10 +21,18 @@ export function readHttpUrl(value: unknown): string | null {
   } catch {
     return null;
   }
-  return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  return (url.protocol === 'http:' || url.protocol === 'https:') && !hasUserinfo(url) ? url.href : null;
 }
 
-/** Whether `url` points at this machine: 127.0.0.0/8, `[::1]`, or `localhost` and its subdomains. */
+/** Whether `url` carries a user name or password (`https://user:password@host/`). */
+export function hasUserinfo(url: URL): boolean {
+  return url.username !== '' || url.password !== '';
+}
+
+/**
+ * Whether `url` points at this machine by a literal address or by `localhost`: 127.0.0.0/8, `[::1]`, or `localhost`
+ * itself. Other names, `*.localhost` among them, go through the system resolver and may lead anywhere.
+ */
 export function isLoopbackUrl(url: string): boolean {
   let hostname: string;
   try {
@@ -29,7 +40,7 @@ export function isLoopbackUrl(url: string): boolean {
   } catch {
     return false;
   }
-  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }
 
 /**

@@ -191,6 +191,8 @@ describe.concurrent('device-flow: bad arguments', () => {
     [['login', '--provider', 'github', '--tenant', 'contoso', '--client-id', 'x'], /--tenant goes with --provider microsoft/],
     [['demo', '--output', '/nonexistent-directory/tokens.json'], /--output \/nonexistent-directory\/tokens.json: the directory \/nonexistent-directory does not exist/],
     [['demo', '--output', tmpdir()], /is a directory: name a file in it/],
+    [['login', '--issuer', 'https://user:P4ssw0rd@as.example', '--client-id', 'x'], /^(?!.*P4ssw0rd)device-flow: --issuer must not carry a user name or password/],
+    [['login', '--issuer', 'https://user:P4ssw0rd@[as', '--client-id', 'x'], /^(?!.*P4ssw0rd)device-flow: --issuer must be an absolute URL such as https:\/\/login.example.com$/],
   ])('%j → exit 2 with a one-line error naming the fix', async (args, message) => {
     const { code, stdout, stderr } = await runCli(args);
     expect(code).toBe(2);

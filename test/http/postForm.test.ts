@@ -31,6 +31,7 @@ beforeAll(async () => {
   server.handle('/empty', { status: 204 });
   server.handle('/moved', { status: 307, headers: { location: '/ok' } });
   server.handle('/away', { status: 307, headers: { location: 'http://localhost:9/elsewhere' } });
+  server.handle('/with-credentials', (request) => ({ status: 307, headers: { location: `http://user:P4ssw0rd@${request.headers.host}/ok` } }));
 });
 afterAll(() => server.close());
 
@@ -72,6 +73,17 @@ describe.each(transports)('postForm over %s', (_name, fetch) => {
     expect(server.requestsTo('/moved').length).toBeGreaterThan(0);
     const error = await rejectionOf(send('/away'));
     expect(error).toMatchObject({ code: 'ServerError', status: 307 });
+  });
+
+  it('sends nothing to a URL with a user name or password, naming it without them, and follows no redirect to one', async () => {
+    const withCredentials = server.url('/ok').replace('http://', 'http://user:P4ssw0rd@');
+    const before = server.requestsTo('/ok').length;
+    const error = await rejectionOf(postForm({ url: withCredentials, headers: new Headers(), body: new URLSearchParams() }, { fetch, timeout: 5000, maxResponseBytes: 1 << 20 }));
+    expect(error).toMatchObject({ code: 'ClientError', message: `The request URL for ${server.url('/ok')} carries a user name or password: refused` });
+    const redirected = await rejectionOf(send('/with-credentials'));
+    expect(redirected).toMatchObject({ code: 'ServerError', status: 307 });
+    for (const failure of [error, redirected]) expect(`${failure.message} ${String(failure.cause ?? '')}`).not.toMatch(/P4ssw0rd|user:/);
+    expect(server.requestsTo('/ok').length).toBe(before);
   });
 
   it('fails with NetworkError when no answer comes in time', async () => {

@@ -2,8 +2,11 @@
  * Transport security: https or loopback only (unless allowed), capped response bodies, and no redirect that would
  * carry a device code or a secret to another origin.
  */
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { createUndiciFetch } from '../../src/node/undiciFetch.js';
+import { isSecureEndpoint } from '../../src/protocol/urls.js';
 import { createTestFlow, deviceAuthorizationReply, nextSignal } from '../helpers/flowHarness.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 
@@ -36,6 +39,63 @@ describe('plain HTTP', () => {
     flow.grant();
     await sentNow;
     expect(sent).toEqual(['http://login.example.com/device']);
+    flow.dispose();
+  });
+});
+
+describe('credentials in URLs', () => {
+  it('are refused in endpoint settings with ClientError naming the setting, never the password', () => {
+    const attempt = () => new OAuth2DeviceAuthorizationFlow({ authorizationUrl: 'http://user:P4ssw0rd@127.0.0.1:8080/device' });
+    expect(attempt).toThrow(expect.objectContaining({ code: 'ClientError', message: expect.stringMatching(/^Invalid setting: authorizationUrl must not carry a user name or password/) }));
+    expect(() => attempt()).not.toThrow(/P4ssw0rd/);
+    const flow = new OAuth2DeviceAuthorizationFlow();
+    expect(() => (flow.tokenUrl = 'https://:P4ssw0rd@as.example/token')).toThrow(/tokenUrl must not carry a user name or password/);
+    expect(flow.tokenUrl).toBeNull();
+    flow.dispose();
+  });
+
+  it('are refused from a request modifier, with the same error over either transport', async () => {
+    for (const fetch of [undefined, createUndiciFetch()]) {
+      const { flow } = createTestFlow(server, { fetch });
+      flow.networkRequestModifier = (request) => void (request.url = new URL(request.url.href.replace('http://', 'http://user:P4ssw0rd@')));
+      flow.grant();
+      const [error] = await nextSignal(flow, 'requestFailed');
+      expect(error).toMatchObject({ code: 'ClientError', message: `The request URL for ${server.url('/device')} carries a user name or password: refused` });
+      expect(inspect(error, { depth: Infinity })).not.toContain('P4ssw0rd');
+      flow.dispose();
+    }
+  });
+
+  it('make a verification URL from the server unusable: https://accounts.example.com@evil.example leads to evil.example', async () => {
+    server.queue('/device', deviceAuthorizationReply({ verification_uri: 'https://accounts.example.com@evil.example/device' }));
+    const refused = createTestFlow(server);
+    refused.flow.grant();
+    const [error] = await nextSignal(refused.flow, 'requestFailed');
+    expect(error).toMatchObject({ code: 'OAuthTokenNotFoundError', message: 'The device authorization response lacks a usable verification_uri' });
+    refused.flow.dispose();
+
+    server.queue('/device', deviceAuthorizationReply({ verification_uri_complete: 'https://accounts.example.com@evil.example/device?user_code=X' }));
+    const dropped = createTestFlow(server);
+    dropped.flow.grant();
+    const [, , complete] = await nextSignal(dropped.flow, 'authorizeWithUserCode');
+    expect(complete).toBeNull();
+    dropped.flow.dispose();
+  });
+});
+
+describe('the plain-HTTP exemption', () => {
+  it('covers literal loopback addresses and localhost, not names under .localhost, which the system resolver may send anywhere', () => {
+    for (const url of ['http://127.0.0.1:9/device', 'http://127.4.5.6/device', 'http://[::1]:9/device', 'http://localhost:9/device', 'http://LOCALHOST/device']) {
+      expect([url, isSecureEndpoint(url, false)]).toEqual([url, true]);
+    }
+    for (const url of ['http://tv.localhost:9/device', 'http://localhost.example.com/device', 'http://127.0.0.1.nip.io/device', 'http://[::2]/device']) {
+      expect([url, isSecureEndpoint(url, false)]).toEqual([url, false]);
+    }
+    const flow = new OAuth2DeviceAuthorizationFlow({ authorizationUrl: 'http://tv.localhost:9/device', tokenUrl: 'http://127.0.0.1:9/token' });
+    const failures: string[] = [];
+    flow.on('requestFailed', (error) => failures.push(error.message));
+    flow.grant();
+    expect(failures).toEqual([expect.stringMatching(/^The authorization endpoint http:\/\/tv\.localhost:9 is not https/)]);
     flow.dispose();
   });
 });
