@@ -6,6 +6,7 @@
  */
 
 import { DeviceFlowError } from './errors.js';
+import { contextProblem } from './persistedState.js';
 
 /**
  * The format name every snapshot carries, so that {@link readFlowSnapshot} recognises one.
@@ -51,10 +52,13 @@ export function createFlowSnapshot(persisted: unknown, now: number = Date.now())
 }
 
 /**
- * The actor's persisted snapshot inside `value`.
+ * The actor's persisted snapshot inside `value`, checked: every value it restores must fit as the same value from the
+ * application or the server would (URLs as in the settings, a polling interval of at least a second, times within a
+ * day, or ten years for tokens, of when it was saved, plain JSON within the limits of a response body).
  *
- * @throws {DeviceFlowError} `ClientError` when `value` is not a snapshot of this package, or one of another schema
- *   version (it cannot be resumed; start a new flow with `grant()`).
+ * @throws {DeviceFlowError} `ClientError` when `value` is not a snapshot of this package, one of another schema
+ *   version, or one whose contents do not fit (it cannot be resumed; start a new flow with `grant()`). The message
+ *   names what does not fit, never its value.
  * @see [XState persistence](https://stately.ai/docs/persistence)
  */
 export function readFlowSnapshot(value: unknown): unknown {
@@ -68,7 +72,20 @@ export function readFlowSnapshot(value: unknown): unknown {
       `The snapshot has schema version ${JSON.stringify(snapshot.version)}, but this release of ${SNAPSHOT_FORMAT} reads version ${SNAPSHOT_VERSION}: start a new flow with grant()`,
     );
   }
+  const problem = stateProblem(snapshot.state, typeof snapshot.savedAt === 'string' ? Date.parse(snapshot.savedAt) : Number.NaN);
+  if (problem !== null) throw new DeviceFlowError('ClientError', `The snapshot cannot be resumed: ${problem}; start a new flow with grant()`);
   return resumable(snapshot.state);
+}
+
+/** What is wrong with a persisted state saved at `savedAt`, or `null`. The state value itself XState checks. */
+function stateProblem(state: object, savedAt: number): string | null {
+  if (!Number.isFinite(savedAt)) return 'savedAt must be an ISO 8601 time';
+  const { status, historyValue } = state as { status?: unknown; historyValue?: unknown };
+  if (status !== 'active') return 'state.status must be active';
+  if (historyValue !== undefined && (typeof historyValue !== 'object' || historyValue === null || Object.keys(historyValue).length > 0)) {
+    return 'state.historyValue must be empty';
+  }
+  return contextProblem((state as { context?: unknown }).context, savedAt);
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   refreshGrantParameters,
   type Stage,
 } from './protocol/requests.js';
+import { MAX_SERVER_DURATION_SECONDS } from './protocol/members.js';
 import { parseResponseBody, type ResponseMembers } from './protocol/responseBody.js';
 import { type PollOutcome, parsePollResponse, parseRefreshResponse, type TokenResponse } from './protocol/tokenResponse.js';
 import { redactErrorMembers, redactSecrets } from './redact.js';
@@ -230,16 +231,18 @@ function isFault(members: ResponseMembers, faultStatus: boolean): boolean {
 }
 
 /**
- * `Retry-After` in seconds: delay-seconds, or an HTTP date counted from `now`; `null` when absent or unreadable.
+ * `Retry-After` in seconds: delay-seconds, or an HTTP date counted from `now`, at most a day; `null` when absent or
+ * unreadable.
  *
  * @see [RFC 9110 §10.2.3](https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3)
  */
 export function retryAfterSeconds(value: string | null, now: number): number | null {
   if (value === null) return null;
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+  const date = /^\d+$/.test(text) ? null : Date.parse(text);
+  const seconds = date === null ? Number(text) : Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+  // No server holds a device flow back longer than a code lives.
+  return seconds === null ? null : Math.min(seconds, MAX_SERVER_DURATION_SECONDS);
 }
 
 /**

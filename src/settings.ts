@@ -76,6 +76,19 @@ export function normalizeSettings(input: FlowSettingsInput): Partial<FlowSetting
   return settings as Partial<FlowSettings>;
 }
 
+/**
+ * What is wrong with `value` as the value of setting `name`, in words that follow the name (`"must be a URL"`), or
+ * `null` when it would be accepted.
+ */
+export function settingProblem(name: keyof FlowSettings, value: unknown): string | null {
+  try {
+    (normalisers[name] as (value: unknown, name: string) => unknown)(value, name);
+    return null;
+  } catch (error) {
+    return (error as Error).message.slice(`${INVALID_SETTING}${name} `.length);
+  }
+}
+
 function endpoint(value: unknown, name: string): string | null {
   if (value === null || value === '') return null;
   if (!(typeof value === 'string' || value instanceof URL)) throw invalid(name, 'must be a URL');
@@ -133,6 +146,8 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
   return value as T;
 }
 
+const INVALID_SETTING = 'Invalid setting: ';
+
 function invalid(name: string, problem: string): DeviceFlowError {
-  return new DeviceFlowError('ClientError', `Invalid setting: ${name} ${problem}`);
+  return new DeviceFlowError('ClientError', `${INVALID_SETTING}${name} ${problem}`);
 }

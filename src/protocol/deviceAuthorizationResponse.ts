@@ -82,9 +82,9 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
   if (oauthError !== null) throw serverReportedError(oauthError, 'deviceAuthorization');
 
   const deviceCode = readNonEmptyString(members.device_code);
-  const userCode = typeable(limited(readNonEmptyString(members.user_code), MAX_USER_CODE_LENGTH));
+  const userCode = readUserCode(members.user_code);
   const expiresIn = readPositiveSeconds(members.expires_in);
-  const verificationUrl = limited(readHttpUrl(members.verification_uri ?? members.verification_url), MAX_VERIFICATION_URL_LENGTH);
+  const verificationUrl = readVerificationUrl(members.verification_uri ?? members.verification_url);
   const missing = [
     deviceCode === null && 'device_code',
     userCode === null && 'user_code',
@@ -102,7 +102,7 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
     deviceCode,
     userCode,
     verificationUrl,
-    completeVerificationUrl: limited(readHttpUrl(members.verification_uri_complete ?? members.verification_url_complete), MAX_VERIFICATION_URL_LENGTH),
+    completeVerificationUrl: readVerificationUrl(members.verification_uri_complete ?? members.verification_url_complete),
     expiresIn,
     interval: readPollInterval(members.interval) ?? DEFAULT_POLL_INTERVAL_SECONDS,
     extraTokens: extraMembers(members, STANDARD_MEMBERS),
@@ -113,8 +113,25 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
 // screen they can rewrite what the user sees (RFC 8628 §6.1 asks for codes people can read and enter).
 const UNTYPEABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
-function typeable(value: string | null): string | null {
-  return value !== null && !UNTYPEABLE.test(value) ? value : null;
+/**
+ * A user code a person can read and type: a non-empty string of at most {@link MAX_USER_CODE_LENGTH} characters,
+ * without control characters or bidirectional overrides; otherwise `null`.
+ *
+ * @see [RFC 8628 §6.1](https://www.rfc-editor.org/rfc/rfc8628#section-6.1)
+ */
+export function readUserCode(value: unknown): string | null {
+  const code = limited(readNonEmptyString(value), MAX_USER_CODE_LENGTH);
+  return code !== null && !UNTYPEABLE.test(code) ? code : null;
+}
+
+/**
+ * A verification URL to show or open: an absolute `http:`/`https:` URL without userinfo, of at most
+ * {@link MAX_VERIFICATION_URL_LENGTH} characters, normalised; otherwise `null`.
+ *
+ * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)
+ */
+export function readVerificationUrl(value: unknown): string | null {
+  return limited(readHttpUrl(value), MAX_VERIFICATION_URL_LENGTH);
 }
 
 function limited(value: string | null, maxLength: number): string | null {

@@ -2,6 +2,7 @@
  * Saving a flow with snapshot() and resuming it with new OAuth2DeviceAuthorizationFlow({ snapshot }): a kiosk that
  * restarts keeps the code on screen, its expiry and its polling interval, and sends at most the poll it had in flight.
  */
+import fc from 'fast-check';
 import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeviceFlowError } from '../../src/errors.js';
@@ -199,3 +200,82 @@ describe('snapshot() and resuming', () => {
     expect(error.message).toMatch(/does not fit this release's statechart/);
   });
 });
+
+describe('a tampered or corrupted snapshot', () => {
+  type Tamper = (state: { context: Record<string, unknown> & { properties: Record<string, unknown> } } & Record<string, unknown>) => void;
+  const cases: [string, Tamper, RegExp][] = [
+    ['pollInterval 0', (state) => void (state.context.pollInterval = 0), /context\.pollInterval must be a number of seconds from 1 to 172800/],
+    ['pollInterval -5', (state) => void (state.context.pollInterval = -5), /context\.pollInterval must be/],
+    ['pollInterval 1e-9', (state) => void (state.context.pollInterval = 1e-9), /context\.pollInterval must be/],
+    ['pollInterval as a string', (state) => void (state.context.pollInterval = '5'), /context\.pollInterval must be/],
+    ['a next poll in the year 30000', (state) => void (state.context.properties.nextPollAt = 9e14), /context\.properties\.nextPollAt must be a time no later than/],
+    ['a negative expiry', (state) => void (state.context.properties.userCodeExpirationAt = -1), /userCodeExpirationAt must be a time/],
+    ['a token URL that is not http', (state) => void (state.context.properties.tokenUrl = 'javascript:alert(1)'), /context\.properties\.tokenUrl must be an http: or https: URL/],
+    ['a token URL with a password', (state) => void (state.context.properties.tokenUrl = 'https://u:P4ssw0rd@as.example/t'), /tokenUrl must not carry a user name or password/],
+    ['a verification URL with userinfo', (state) => void (state.context.properties.verificationUrl = 'https://a.example@evil.example/'), /verificationUrl must be an http: or https: URL without userinfo/],
+    ['a user code with a control character', (state) => void (state.context.properties.userCode = 'AB\u001bCD'), /userCode must be empty or a user code/],
+    ['a scope token with a space', (state) => void (state.context.properties.requestedScopeTokens = ['a b']), /requestedScopeTokens contains "a b"/],
+    ['extra members nested 100 deep', (state) => void (state.context.properties.extraTokens = JSON.parse(`${'{"a":'.repeat(100)}1${'}'.repeat(100)}`)), /extraTokens must be plain JSON: it nests/],
+    ['an unknown error code', (state) => void (state.context.lastError = { code: 'Boom', message: 'x' }), /context\.lastError must be an error as data/],
+    ['a member this release does not know', (state) => void (state.context.pollEvery = 0), /context has a member this release does not know/],
+    ['a missing member', (state) => void delete state.context.consecutiveFailures, /context\.consecutiveFailures is missing/],
+    ['a done actor', (state) => void (state.status = 'done'), /state\.status must be active/],
+    ['no context', (state) => void delete (state as Record<string, unknown>).context, /context must be an object with properties/],
+  ];
+
+  it.each(cases)('%s: refused with a ClientError naming what does not fit, nothing sent', async (_name, tamper, problem) => {
+    const { flow } = await authorized();
+    const saved = JSON.parse(JSON.stringify(flow.snapshot()));
+    flow.dispose();
+    tamper(saved.state);
+    const before = server.requests.length;
+    const error = thrownBy(() => createTestFlow(server, { snapshot: saved }, T0 + 1_000));
+    expect(error).toMatchObject({ code: 'ClientError' });
+    expect(error.message).toMatch(/^The snapshot cannot be resumed: /);
+    expect(error.message).toMatch(problem);
+    expect(error.message).not.toMatch(/P4ssw0rd|device-code-secret/);
+    expect(error.message).toMatch(/start a new flow with grant\(\)$/);
+    await settle();
+    expect(server.requests.length).toBe(before);
+  });
+
+  it('whatever a single member is changed to, is refused with a ClientError or resumes polling no faster than once a second', async () => {
+    const { flow } = await authorized();
+    const saved = JSON.parse(JSON.stringify(flow.snapshot()));
+    flow.dispose();
+    const members = [
+      ...Object.keys(saved.state.context).filter((name) => name !== 'properties').map((name) => ['context', name] as const),
+      ...Object.keys(saved.state.context.properties).map((name) => ['properties', name] as const),
+    ];
+    const values = fc.oneof(fc.jsonValue(), fc.double(), fc.integer({ min: -10, max: 10 }), fc.constantFrom(0, 1e-9, -5, T0, T0 + 1e12));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...members), values, async ([where, name], value) => {
+        const state = structuredClone(saved.state);
+        (where === 'context' ? state.context : state.context.properties)[name] = value;
+        let resumed: ReturnType<typeof createTestFlow>;
+        try {
+          resumed = createTestFlow(server, { snapshot: { ...saved, state }, fetch: countingFetch }, T0 + 1_000);
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'ClientError' });
+          return;
+        }
+        // Five seconds in steps of 100 ms, letting each answer arrive: a poll at most once a second.
+        polls = 0;
+        for (let step = 0; step < 50; step++) {
+          resumed.clock.increment(100);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        resumed.flow.dispose();
+        expect(polls).toBeLessThanOrEqual(6);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+let polls = 0;
+/** Answers every poll with authorization_pending, without a server, and counts them. */
+const countingFetch = async (url: string) => {
+  if (url.endsWith('/token')) polls++;
+  return new Response(JSON.stringify({ error: 'authorization_pending' }), { status: 400, headers: { 'content-type': 'application/json' } });
+};

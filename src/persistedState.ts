@@ -1,0 +1,151 @@
+/**
+ * What a persisted state may hold. A snapshot comes back from storage that someone else may have written to: every
+ * value it restores is checked as strictly as the same value from the application or the server would be, so that a
+ * tampered or corrupted snapshot (`pollInterval: 0`, a timestamp in the year 30000) is refused instead of resumed.
+ *
+ * @module
+ */
+
+import type { DeviceFlowContext, FlowProperties, FlowSettings } from '../machines/types.js';
+import { MIN_POLL_INTERVAL_SECONDS, readUserCode, readVerificationUrl } from './protocol/deviceAuthorizationResponse.js';
+import { jsonValueProblem } from './protocol/jsonLimits.js';
+import { MAX_SERVER_DURATION_SECONDS } from './protocol/members.js';
+import { findInvalidScopeToken, MAX_SCOPE_TOKENS } from './protocol/scope.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from './protocol/tokenResponse.js';
+import { settingProblem } from './settings.js';
+
+/** What is wrong with a value, in words that follow its name; `null` when nothing is. */
+type Check = (value: unknown, savedAt: number) => string | null;
+
+const SETTINGS: readonly (keyof FlowSettings)[] = [
+  'authorizationUrl',
+  'tokenUrl',
+  'clientIdentifier',
+  'clientAuthentication',
+  'requestedScopeTokens',
+  'nonceMode',
+  'nonce',
+  'autoRefresh',
+  'refreshLeadTime',
+  'token',
+  'refreshToken',
+  'allowInsecureHttp',
+  'maxConsecutiveFailures',
+];
+
+const DAY_MS = MAX_SERVER_DURATION_SECONDS * 1000;
+// A minute beyond a day covers the back-off and a request in flight at the moment of saving.
+const CODE_HORIZON_MS = DAY_MS + 60_000;
+const TOKEN_HORIZON_MS = MAX_TOKEN_LIFETIME_SECONDS * 1000 + DAY_MS;
+
+const string: Check = (value) => (typeof value === 'string' ? null : 'must be a string');
+const boolean: Check = (value) => (typeof value === 'boolean' ? null : 'must be true or false');
+const nullOr =
+  (check: Check): Check =>
+  (value, savedAt) =>
+    value === null ? null : check(value, savedAt);
+const oneOf =
+  (...allowed: readonly string[]): Check =>
+  (value) =>
+    allowed.includes(value as string) ? null : `must be one of ${allowed.join(', ')}`;
+
+/** An epoch-ms time no later than `horizon` after the snapshot was saved. */
+const time =
+  (horizon: number): Check =>
+  (value, savedAt) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= savedAt + horizon
+      ? null
+      : `must be a time no later than ${horizon / 3_600_000} hours after the snapshot was saved`;
+
+const number =
+  (min: number, max: number, unit: string): Check =>
+  (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max ? null : `must be a number of ${unit} from ${min} to ${max}`;
+
+const count: Check = (value) => (Number.isSafeInteger(value) && (value as number) >= 0 ? null : 'must be a whole number, 0 or more');
+
+const userCode: Check = (value) => (value === '' || readUserCode(value) !== null ? null : 'must be empty or a user code a person can type');
+const verificationUrl: Check = (value) => (readVerificationUrl(value) !== null ? null : 'must be an http: or https: URL without userinfo');
+
+const scopeTokens: Check = (value) =>
+  Array.isArray(value) && value.length <= MAX_SCOPE_TOKENS && findInvalidScopeToken(value) === -1 ? null : 'must be a list of scope tokens';
+
+const json: Check = (value) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be an object';
+  const problem = jsonValueProblem(value);
+  return problem === null ? null : `must be plain JSON: it ${problem}`;
+};
+
+const ERROR_CODES = ['NetworkError', 'ServerError', 'OAuthTokenNotFoundError', 'ClientError', 'ExpiredError'];
+
+/** A `DeviceFlowErrorData`: a known code, a message, and the server's fields with their types. */
+const errorData: Check = (value) => {
+  if (typeof value !== 'object' || value === null) return 'must be an error as data';
+  const { code, message, error, errorDescription, errorUri, status, retryAfter, ...rest } = value as Record<string, unknown>;
+  const fits =
+    ERROR_CODES.includes(code as string) &&
+    typeof message === 'string' &&
+    [error, errorDescription, errorUri].every((member) => member === undefined || typeof member === 'string') &&
+    (status === undefined || (Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599)) &&
+    (retryAfter === undefined || (typeof retryAfter === 'number' && retryAfter >= 0 && retryAfter <= MAX_SERVER_DURATION_SECONDS)) &&
+    Object.keys(rest).length === 0;
+  return fits ? null : 'must be an error as data';
+};
+
+const RESULT_CHECKS: { [K in Exclude<keyof FlowProperties, keyof FlowSettings>]: Check } = {
+  userCode,
+  verificationUrl: nullOr(verificationUrl),
+  completeVerificationUrl: nullOr(verificationUrl),
+  userCodeExpirationAt: nullOr(time(CODE_HORIZON_MS)),
+  idToken: string,
+  expirationAt: nullOr(time(TOKEN_HORIZON_MS)),
+  grantedScopeTokens: scopeTokens,
+  extraTokens: json,
+  nextPollAt: nullOr(time(CODE_HORIZON_MS)),
+  status: oneOf('NotAuthenticated', 'TemporaryCredentialsReceived', 'Granted', 'RefreshingToken'),
+  polling: boolean,
+};
+
+const BOOKKEEPING_CHECKS: { [K in Exclude<keyof DeviceFlowContext, 'properties'>]: Check } = {
+  deviceCode: string,
+  // The same floor as an interval from the server: a lower one would poll in a tight loop.
+  pollInterval: number(MIN_POLL_INTERVAL_SECONDS, 2 * MAX_SERVER_DURATION_SECONDS, 'seconds'),
+  tokenLifetime: nullOr(number(Number.MIN_VALUE, MAX_TOKEN_LIFETIME_SECONDS, 'seconds')),
+  refreshAt: nullOr(time(TOKEN_HORIZON_MS)),
+  refreshCheckpoint: nullOr(time(TOKEN_HORIZON_MS)),
+  pollingStartedAt: nullOr(time(CODE_HORIZON_MS)),
+  consecutiveFailures: count,
+  lastFault: nullOr(errorData),
+  lastError: nullOr(errorData),
+};
+
+/**
+ * What is wrong with the statechart context `context` of a snapshot saved at `savedAt` (epoch ms), naming the member
+ * and never its value (it may be a token); `null` when every member is there and fits, and no other is.
+ */
+export function contextProblem(context: unknown, savedAt: number): string | null {
+  if (!isRecord(context) || !isRecord(context.properties)) return 'context must be an object with properties';
+  const { properties, ...bookkeeping } = context;
+  for (const name of SETTINGS) {
+    if (!(name in properties)) return `context.properties.${name} is missing`;
+    const problem = settingProblem(name, properties[name]);
+    if (problem !== null) return `context.properties.${name} ${problem}`;
+  }
+  return (
+    membersProblem('context.properties', properties, RESULT_CHECKS, savedAt, SETTINGS) ?? membersProblem('context', bookkeeping, BOOKKEEPING_CHECKS, savedAt)
+  );
+}
+
+function membersProblem(path: string, members: Record<string, unknown>, checks: Record<string, Check>, savedAt: number, known: readonly string[] = []): string | null {
+  for (const [name, check] of Object.entries(checks)) {
+    if (!(name in members)) return `${path}.${name} is missing`;
+    const problem = check(members[name], savedAt);
+    if (problem !== null) return `${path}.${name} ${problem}`;
+  }
+  const unknown = Object.keys(members).find((name) => !(name in checks) && !known.includes(name));
+  return unknown === undefined ? null : `${path} has a member this release does not know`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
