@@ -45,6 +45,8 @@ export class SignalEmitter<Signals extends SignalMap<Signals>> {
     const listeners = this.#listeners.get(name);
     if (listeners === undefined) return;
     for (const listener of [...listeners]) {
+      // Removed by an earlier listener of this same emission (off(), or dispose() clearing them all): not called.
+      if (!listeners.has(listener)) continue;
       try {
         listener(...args);
       } catch (error) {
@@ -58,8 +60,9 @@ export class SignalEmitter<Signals extends SignalMap<Signals>> {
     return (this.#listeners.get(name)?.size ?? 0) > 0;
   }
 
-  /** Removes every listener. */
+  /** Removes every listener, also from an emission under way. */
   clear(): void {
+    for (const listeners of this.#listeners.values()) listeners.clear();
     this.#listeners.clear();
   }
 }

@@ -256,6 +256,20 @@ describe('dispose()', () => {
     expect(flow.userCode).toBe('WDJB-MJHT');
   });
 
+  it('called by a listener, stops the listeners after it from being called, for that signal and every later one', async () => {
+    const { flow } = await polling();
+    const calls: string[] = [];
+    flow.on('requestFailed', () => {
+      calls.push('first');
+      flow.dispose();
+    });
+    flow.on('requestFailed', () => calls.push('second'));
+    flow.on('pollingChanged', () => calls.push('pollingChanged'));
+    // Refused while polling: requestFailed, at once.
+    flow.refreshTokens();
+    expect(calls).toEqual(['first']);
+  });
+
   // Each child runs a flow against its own server, disposes it at the given moment and closes the server: with no
   // timer, socket or listener left behind, Node exits on its own, long before the 60 s poll interval.
   it.each([
