@@ -9,10 +9,12 @@
  * Why a request failed. The names are those of Qt's `QAbstractOAuth::Error`, so code ported from Qt can keep its
  * `switch`.
  *
- * - `NetworkError`: no usable HTTP response: connection refused or reset, timeout, aborted body, or a 429 or 5xx
- *   answer without an OAuth error body (a proxy's error page). While polling these are retried with back-off.
- * - `ServerError`: the server answered with an OAuth error (`error` member), or with a body that is neither JSON nor
- *   form-encoded.
+ * - `NetworkError`: no response at all: connection refused or reset, timeout, aborted body. While polling, also a
+ *   429 or 5xx answer without an OAuth error body (a proxy's error page), `server_error` with such a status and
+ *   `temporarily_unavailable`: polling rides these out with back-off.
+ * - `ServerError`: a response arrived that cannot be used: an OAuth error (`error` member), a body that is neither
+ *   JSON nor form-encoded, or beyond the limits on size and nesting, or (outside polling) a 429 or 5xx answer
+ *   without an OAuth error.
  * - `OAuthTokenNotFoundError`: the server answered, but a required member is missing or unusable.
  * - `ClientError`: missing or invalid configuration, or a call in a state where it is not allowed.
  * - `ExpiredError`: the user code expired, locally or by the server's `expired_token`.

@@ -156,7 +156,7 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
           maxResponseBytes: settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
         },
       );
-      const members = readMembers(response, now());
+      const members = readMembers(response, now(), request.stage);
       return parse('error' in members ? redactErrorMembers(members, secrets) : members, response.status);
     } catch (error) {
       if (signal.aborted) throw error;
@@ -194,14 +194,17 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
 
 /**
  * The members of `response`'s body. A 429 or 5xx answer without an OAuth error body (a proxy's error page, an
- * overloaded server, a web framework's own error JSON such as `{"error":"Service Unavailable"}`) is a transport fault,
- * reported as `NetworkError` with the status and any `Retry-After`, so that polling backs off and tries again
- * (RFC 8628 §3.5). So is `temporarily_unavailable` at any status, and `server_error` with a 429 or 5xx: RFC 6749
- * defines both as passing conditions.
+ * overloaded server, a web framework's own error JSON such as `{"error":"Service Unavailable"}`) is a passing
+ * condition, and so are `temporarily_unavailable` at any status and `server_error` with a 429 or 5xx (RFC 6749 defines
+ * both as passing). While polling, such an answer is a transport fault, reported as `NetworkError` with the status and
+ * any `Retry-After`, so that polling backs off and tries again (RFC 8628 §3.5). At the other stages a response that
+ * arrived but cannot be used is a `ServerError`, as in Qt (`NetworkError` is kept for no response at all); an OAuth
+ * error among them is left to the parser, which reports it as the server's.
  */
-function readMembers(response: RawResponse, now: number): ResponseMembers {
+function readMembers(response: RawResponse, now: number, stage: Stage): ResponseMembers {
   const { status, headers, body } = response;
   const faultStatus = status === 429 || status >= 500;
+  const polling = stage === 'RequestingAccessToken';
   let members: ResponseMembers | null = null;
   try {
     members = parseResponseBody(body, headers.get('content-type'), status);
@@ -209,14 +212,21 @@ function readMembers(response: RawResponse, now: number): ResponseMembers {
     if (!faultStatus) throw error;
   }
   if (members !== null && !isFault(members, faultStatus)) return members;
-  const retryAfter = status === 429 || status === 503 ? retryAfterSeconds(headers.get('retry-after'), now) : null;
   const error = members?.['error'];
   const oauthError = typeof error === 'string' && OAUTH_ERROR_CODE.test(error) ? { error } : null;
-  throw new DeviceFlowError('NetworkError', `The server answered HTTP ${status} with ${oauthError?.error ?? 'no OAuth error'}`, {
+  if (!polling && oauthError !== null) return members!;
+  const retryAfter = status === 429 || status === 503 ? retryAfterSeconds(headers.get('retry-after'), now) : null;
+  const arrived = `HTTP ${status} (${mediaTypeOf(headers.get('content-type'))}, ${body.byteLength} bytes)`;
+  throw new DeviceFlowError(polling ? 'NetworkError' : 'ServerError', `The server answered ${arrived} with ${oauthError?.error ?? 'no OAuth error'}`, {
     status,
     ...oauthError,
     ...(retryAfter === null ? {} : { retryAfter }),
   });
+}
+
+function mediaTypeOf(contentType: string | null): string {
+  const mediaType = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  return /^[\w.+-]+\/[\w.+-]+$/.test(mediaType) ? mediaType : 'no content type';
 }
 
 // OAuth error codes are snake_case words; "Service Unavailable" or "Internal Server Error" are a framework talking.

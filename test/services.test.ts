@@ -79,7 +79,7 @@ describe('HTTP requests', () => {
       { status: 429, headers: { 'retry-after': new Date(Date.now() + 30_000).toUTCString() }, body: '' },
       { status: 500, headers: { 'retry-after': '99' }, json: {} },
     );
-    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 502, message: 'The server answered HTTP 502 with no OAuth error' });
+    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 502, message: 'The server answered HTTP 502 (text/html, 20 bytes) with no OAuth error' });
     expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 503, retryAfter: 120 });
     const limited = await rejectionOf(poll());
     expect(limited).toMatchObject({ code: 'NetworkError', status: 429 });
@@ -99,11 +99,31 @@ describe('HTTP requests', () => {
       { status: 500, json: { error: 'server_error' } },
       { status: 400, json: { error: 'temporarily_unavailable', error_description: 'try later' } },
     );
-    expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 503, retryAfter: 7, message: 'The server answered HTTP 503 with no OAuth error' });
+    expect(await rejectionOf(poll())).toMatchObject({
+      code: 'NetworkError',
+      status: 503,
+      retryAfter: 7,
+      message: expect.stringMatching(/^The server answered HTTP 503 \(application\/json, \d+ bytes\) with no OAuth error$/),
+    });
     expect((await rejectionOf(poll())).error).toBeUndefined();
     expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 500 });
     expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 500, error: 'server_error' });
     expect(await rejectionOf(poll())).toMatchObject({ code: 'NetworkError', status: 400, error: 'temporarily_unavailable' });
+  });
+
+  it('reports an unusable answer outside polling as ServerError, as Qt does, saying what arrived', async () => {
+    server.queue(
+      '/device',
+      { status: 500, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<h1>Internal Server Error</h1>' },
+      { status: 503, headers: { 'retry-after': '30' }, json: { error: 'Service Unavailable' } },
+      { status: 503, json: { error: 'temporarily_unavailable', error_description: 'try later' } },
+    );
+    expect(await rejectionOf(authorize())).toMatchObject({ code: 'ServerError', status: 500, message: 'The server answered HTTP 500 (text/html, 30 bytes) with no OAuth error' });
+    expect(await rejectionOf(authorize())).toMatchObject({ code: 'ServerError', status: 503, retryAfter: 30 });
+    // An OAuth error is the server's own report: its error and description, for serverReportedErrorOccurred.
+    expect(await rejectionOf(authorize())).toMatchObject({ code: 'ServerError', status: 503, error: 'temporarily_unavailable', errorDescription: 'try later' });
+    server.queue('/token', { status: 502, headers: { 'content-type': 'text/html' }, body: '<h1>Bad Gateway</h1>' });
+    expect(await rejectionOf(refresh())).toMatchObject({ code: 'ServerError', status: 502 });
   });
 
   it('keeps an OAuth error sent with a 429 or 5xx status an OAuth error', async () => {

@@ -93,6 +93,15 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     expect(stderr).toMatch(/could not reach the authorization server: .*ECONNREFUSED/);
   });
 
+  it('exits 1 when the device authorization endpoint answers an HTML error page, saying what arrived', async () => {
+    const broken = await LoopbackServer.start();
+    broken.handle('/device', { status: 500, headers: { 'content-type': 'text/html' }, body: '<h1>Internal Server Error</h1>' });
+    const { code, stderr } = await runCli(['login', '--authorization-url', broken.url('/device'), '--token-url', broken.url('/token'), '--client-id', 'x']);
+    await broken.close();
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^device-flow: the authorization server failed: The server answered HTTP 500 \(text\/html, 30 bytes\) with no OAuth error$/m);
+  });
+
   it('exits 124 when --timeout runs out', async () => {
     const server = await replica('auth0');
     const { code, stderr, ms } = await runCli([...endpoints(server), '--client-id', 'a0', '--timeout', '1.5']);

@@ -75,19 +75,22 @@ const BEHAVIOURS: Record<string, Behaviour> = {
   '70,000 members': validAnswerWith(wideObject),
 };
 
-/** The outcome at each endpoint: the failure's code, or `fault` for a transport fault ridden out while polling. */
+/**
+ * The outcome at each endpoint: the failure's code, or `fault` for a transport fault ridden out while polling. As in
+ * Qt, an answer that arrived but cannot be used is a ServerError; NetworkError is for no usable answer at all.
+ */
 const OUTCOMES: Record<string, { authorization: string; polling: string }> = {
   'connection reset mid-response': { authorization: 'NetworkError', polling: 'fault' },
   'accept, then hang': { authorization: 'NetworkError', polling: 'fault' },
   'a body that trickles one byte a second': { authorization: 'NetworkError', polling: 'fault' },
   'truncated JSON': { authorization: 'ServerError', polling: 'ServerError' },
-  'an HTML 502 page': { authorization: 'NetworkError', polling: 'fault' },
+  'an HTML 502 page': { authorization: 'ServerError', polling: 'fault' },
   '200 with an empty body': { authorization: 'ServerError', polling: 'ServerError' },
   'invalid UTF-8': { authorization: 'ServerError', polling: 'ServerError' },
   'a 10 MiB body': { authorization: 'ServerError', polling: 'ServerError' },
   'an error member that is not a string': { authorization: 'ServerError', polling: 'ServerError' },
-  "a web framework's own 503 error JSON": { authorization: 'NetworkError', polling: 'fault' },
-  'temporarily_unavailable': { authorization: 'NetworkError', polling: 'fault' },
+  "a web framework's own 503 error JSON": { authorization: 'ServerError', polling: 'fault' },
+  'temporarily_unavailable': { authorization: 'ServerError', polling: 'fault' },
   'a redirect to another host': { authorization: 'ServerError', polling: 'ServerError' },
   'a member nested 3,000 arrays deep': { authorization: 'ServerError', polling: 'ServerError' },
   'a member nested 20,000 objects deep': { authorization: 'ServerError', polling: 'ServerError' },
