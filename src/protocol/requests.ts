@@ -66,10 +66,13 @@ export function refreshGrantParameters(request: { clientIdentifier: string; refr
 }
 
 /**
- * Adds client authentication to a request: `client_secret` in the body, or an `Authorization: Basic` header (which
- * replaces `client_id` in the body). Without a secret the request stays as a public client's.
+ * Adds client authentication to a request: `client_secret` in the body, or an `Authorization: Basic` header. With
+ * Basic, `client_id` stays in the body too: RFC 6749 §3.2.1 lets a client identify itself that way, and servers such
+ * as Authlib (up to 1.6) file a device code under the body's `client_id` and refuse the polls of a client that left it
+ * out. Without a secret the request stays as a public client's.
  *
  * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
+ * @see [RFC 6749 §3.2.1](https://www.rfc-editor.org/rfc/rfc6749#section-3.2.1)
  */
 export function authenticateClient(
   method: ClientAuthenticationMethod,
@@ -82,7 +85,6 @@ export function authenticateClient(
     params.set('client_secret', credentials.clientSecret);
     return;
   }
-  params.delete('client_id');
   headers.set('authorization', `Basic ${btoa(`${formEncode(credentials.clientIdentifier)}:${formEncode(credentials.clientSecret)}`)}`);
 }
 

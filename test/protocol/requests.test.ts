@@ -48,9 +48,9 @@ describe('authenticateClient', () => {
     expect(run('client_secret_post', 's3cret')).toEqual({ params: { client_id: 'tv', client_secret: 's3cret' }, authorization: null });
   });
 
-  it('uses Basic with form-encoded credentials, as RFC 6749 §2.3.1 requires', () => {
+  it('uses Basic with form-encoded credentials, as RFC 6749 §2.3.1 requires, keeping client_id in the body (§3.2.1)', () => {
     const { params, authorization } = run('client_secret_basic', 'p@ss w:rd+é', 'my client');
-    expect(params).toEqual({});
+    expect(params).toEqual({ client_id: 'my client' });
     expect(authorization).toBe(`Basic ${btoa('my+client:p%40ss+w%3Ard%2B%C3%A9')}`);
   });
 
