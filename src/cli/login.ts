@@ -10,7 +10,8 @@ import type { DeviceFlowOptions } from '../flow.js';
 import type { OutputOptions } from './args.js';
 import { EXIT_CODES, type Outcome, outcomeOf } from './exitCodes.js';
 import { type InspectorRelay, startInspectorRelay } from '../node/inspectorRelay.js';
-import { type OutputStream, ProgressLine, showUserCode, tokenSummary } from './terminal.js';
+import { printable } from '../protocol/printable.js';
+import { jsonLine, type OutputStream, ProgressLine, showUserCode, tokenSummary } from './terminal.js';
 import { tokensAsJson, writeTokenFile } from './tokenFile.js';
 
 /** Where the CLI writes, and what stops it. */
@@ -68,15 +69,13 @@ export async function runLogin(
     );
     progress.stop();
     const notSaved = output.output === null ? null : await saveTokens(output.output, tokens, io);
-    io.stdout.write(
-      output.json ? `${JSON.stringify({ status: 'granted', ...tokensAsJson(tokens), ...(notSaved === null ? {} : { outputError: notSaved }) })}\n` : tokenSummary(tokens),
-    );
+    io.stdout.write(output.json ? jsonLine({ status: 'granted', ...tokensAsJson(tokens), ...(notSaved === null ? {} : { outputError: notSaved }) }) : tokenSummary(tokens));
     return notSaved === null ? EXIT_CODES.granted : EXIT_CODES.notSaved;
   } catch (error) {
     progress.stop();
     const outcome: Outcome = error instanceof Abandoned ? error.outcome : outcomeOf(error);
     io.stderr.write(`device-flow: ${describeFailure(outcome, error)}\n`);
-    if (output.json) io.stdout.write(`${JSON.stringify({ status: outcome, error: errorAsJson(error) })}\n`);
+    if (output.json) io.stdout.write(jsonLine({ status: outcome, error: errorAsJson(error) }));
     return EXIT_CODES[outcome];
   } finally {
     if (timer !== null) clearTimeout(timer);
@@ -99,7 +98,8 @@ async function saveTokens(path: string, tokens: DeviceTokens, io: CliIO): Promis
 }
 
 function describeFailure(outcome: Outcome, error: unknown): string {
-  const detail = error instanceof Error ? error.message : String(error);
+  // One line, whatever the message holds.
+  const detail = printable(error instanceof Error ? error.message : String(error));
   switch (outcome) {
     case 'cancelled':
       return 'cancelled.';

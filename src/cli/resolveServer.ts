@@ -6,6 +6,7 @@
 
 import { isDeviceFlowError } from '../errors.js';
 import type { DeviceFlowOptions } from '../flow.js';
+import { printable } from '../protocol/printable.js';
 import { isSecureEndpoint } from '../protocol/urls.js';
 import { type Command, insecureMessage } from './args.js';
 import { discoverEndpoints } from './discovery.js';
@@ -46,7 +47,7 @@ export async function resolveServer(command: Extract<Command, { kind: 'login' }>
         return { ...client, authorizationUrl, tokenUrl };
       } catch (error) {
         if (io.interrupt.aborted) return EXIT_CODES.cancelled;
-        io.stderr.write(`device-flow: ${isDeviceFlowError(error) ? error.message : String(error)}\n`);
+        io.stderr.write(`device-flow: ${printable(isDeviceFlowError(error) ? error.message : String(error))}\n`);
         return EXIT_CODES[outcomeOf(error)];
       }
   }

@@ -11,6 +11,7 @@ import { EXIT_CODES } from './exitCodes.js';
 import { type CliIO, runLogin } from './login.js';
 import { PRESETS } from './presets.js';
 import { resolveServer } from './resolveServer.js';
+import { terminalSafeStream } from './terminal.js';
 import { tokenFileProblem } from './tokenFile.js';
 
 const HELP = `device-flow: sign in with the OAuth 2.0 Device Authorization Grant (RFC 8628)
@@ -41,7 +42,9 @@ Exit codes: 0 granted, 1 server error, 2 usage, 3 configuration, 4 denied, 5 exp
 `;
 
 /** Runs `device-flow` with `argv`; returns the exit code. */
-export async function run(argv: readonly string[], io: CliIO, env: Record<string, string | undefined>): Promise<number> {
+export async function run(argv: readonly string[], given: CliIO, env: Record<string, string | undefined>): Promise<number> {
+  // Every line passes one filter: whatever a server said cannot act on the terminal.
+  const io: CliIO = { ...given, stdout: terminalSafeStream(given.stdout), stderr: terminalSafeStream(given.stderr) };
   let command;
   try {
     command = parseCommand(argv, env);

@@ -8,6 +8,7 @@
 import { renderUnicodeCompact } from 'uqr';
 import type { DeviceTokens, UserCodePrompt } from '../authorizeDevice.js';
 import type { OAuth2DeviceAuthorizationFlow } from '../flow.js';
+import { printable, UNSAFE_CHARACTERS } from '../protocol/printable.js';
 
 /** The part of a stream the CLI writes to. */
 export interface OutputStream {
@@ -16,6 +17,37 @@ export interface OutputStream {
 }
 
 const BOLD = (text: string, tty: boolean) => (tty ? `\x1b[1m${text}\x1b[22m` : text);
+
+// The CLI's own control sequences (bold on and off, clear the line) and line breaks pass; every other character of
+// UNSAFE_CHARACTERS, wherever it came from, becomes a space.
+const TERMINAL_FILTER = new RegExp(`\\x1b\\[(?:1m|22m|2K)|\\n|\\r|${UNSAFE_CHARACTERS.source}`, 'g');
+
+/**
+ * `text` as it may reach a terminal: the one filter every line the CLI writes passes through, so that a server's
+ * words (a `message`, an error description, a scope) cannot move the cursor, run a terminal command or reorder what
+ * the user reads. Only the CLI's own bold and clear-line sequences and line breaks are kept.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(TERMINAL_FILTER, (match) => (match.length > 1 || match === '\n' || match === '\r' ? match : ' '));
+}
+
+/** `stream`, with everything written to it passed through {@link terminalSafe}. */
+export function terminalSafeStream(stream: OutputStream): OutputStream {
+  return {
+    write: (text: string) => stream.write(terminalSafe(text)),
+    get isTTY() {
+      return stream.isTTY;
+    },
+  };
+}
+
+// JSON.stringify escapes C0 controls only; the rest are escaped too, so that the value survives the terminal filter.
+const UNESCAPED_BY_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `value` as one line of JSON, with every character a terminal could act on escaped (`\u009b`). */
+export function jsonLine(value: unknown): string {
+  return `${JSON.stringify(value).replace(UNESCAPED_BY_JSON, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+}
 
 /** A token shortened to its first and last four characters, enough to tell tokens apart and useless to anyone else. */
 export function redactToken(token: string): string {
@@ -43,7 +75,7 @@ export function showUserCode(stream: OutputStream, prompt: UserCodePrompt, { qr 
   ];
   if (prompt.completeVerificationUrl) lines.push(`or open ${prompt.completeVerificationUrl.href}, which carries the code.`);
   const message = prompt.extraTokens.message;
-  if (typeof message === 'string') lines.push(`(${message.replace(/[\u0000-\u001f\u007f]/g, ' ')})`);
+  if (typeof message === 'string') lines.push(`(${printable(message)})`);
   if (qr) lines.push('', renderUnicodeCompact((prompt.completeVerificationUrl ?? prompt.verificationUrl).href, { border: 1 }));
   stream.write(`${lines.join('\n')}\n`);
 }
@@ -109,6 +141,6 @@ export function tokenSummary(tokens: DeviceTokens, now: number = Date.now()): st
   if (tokens.expiresAt) rows.push(['expires', `${tokens.expiresAt.toISOString()} (in ${formatDuration(tokens.expiresAt.getTime() - now)})`]);
   if (tokens.refreshToken) rows.push(['refresh token', redactToken(tokens.refreshToken)]);
   if (tokens.idToken) rows.push(['ID token', redactToken(tokens.idToken)]);
-  rows.push(['scope', tokens.scope.length > 0 ? tokens.scope.join(' ') : '(as requested)']);
+  rows.push(['scope', tokens.scope.length > 0 ? printable(tokens.scope.join(' ')) : '(as requested)']);
   return `Signed in.\n${rows.map(([name, value]) => `  ${name.padEnd(14)} ${value}`).join('\n')}\n`;
 }

@@ -6,6 +6,7 @@
 
 import { DeviceFlowError } from '../errors.js';
 import { extraMembers, readNonEmptyString, readOAuthError, readPositiveSeconds } from './members.js';
+import { hasUnsafeCharacters } from './printable.js';
 import type { ResponseMembers } from './responseBody.js';
 import { serverReportedError } from './serverError.js';
 import { readHttpUrl } from './urls.js';
@@ -109,19 +110,17 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
   };
 }
 
-// C0 and C1 control characters, DEL, and the bidirectional overrides: nobody can type them, and on a terminal or a
-// screen they can rewrite what the user sees (RFC 8628 §6.1 asks for codes people can read and enter).
-const UNTYPEABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * A user code a person can read and type: a non-empty string of at most {@link MAX_USER_CODE_LENGTH} characters,
- * without control characters or bidirectional overrides; otherwise `null`.
+ * without control characters or bidirectional controls (nobody can type them, and they can rewrite what the user
+ * sees); otherwise `null`.
  *
  * @see [RFC 8628 §6.1](https://www.rfc-editor.org/rfc/rfc8628#section-6.1)
  */
 export function readUserCode(value: unknown): string | null {
   const code = limited(readNonEmptyString(value), MAX_USER_CODE_LENGTH);
-  return code !== null && !UNTYPEABLE.test(code) ? code : null;
+  return code !== null && !hasUnsafeCharacters(code) ? code : null;
 }
 
 /**

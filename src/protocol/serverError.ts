@@ -5,6 +5,7 @@
  */
 
 import { DeviceFlowError, type DeviceFlowErrorCode, isDeviceFlowError, type OAuthErrorFields } from '../errors.js';
+import { printable } from './printable.js';
 
 const MAX_DESCRIPTION_IN_MESSAGE = 300;
 
@@ -24,11 +25,6 @@ function describe(description: string | undefined): string {
   if (description === undefined) return '';
   const text = printable(description);
   return `: ${text.length > MAX_DESCRIPTION_IN_MESSAGE ? `${text.slice(0, MAX_DESCRIPTION_IN_MESSAGE)}…` : text}`;
-}
-
-// Control characters from a server could rewrite a terminal line; show them as spaces.
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }
 
 /** `error` values meaning the user said no: RFC 8628's, and Microsoft Entra ID's synonym. */

@@ -102,6 +102,20 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     expect(stderr).toMatch(/^device-flow: the authorization server failed: The server answered HTTP 500 \(text\/html, 30 bytes\) with no OAuth error$/m);
   });
 
+  it("lets no server text act on the terminal: controls and bidi overrides in a message or an error are filtered, and escaped in JSON", async () => {
+    const hostile = '\u009b2J\u001b]0;pwned\u0007 Visit \u202eevil\u202c and\nEnter your password:';
+    const server = await LoopbackServer.start();
+    server.handle('/device', { json: { device_code: 'dc', user_code: 'ABCD-EFGH', verification_uri: 'https://as.example/device', expires_in: 600, interval: 1, message: hostile } });
+    server.handle('/token', { status: 400, json: { error: 'access_denied', error_description: hostile } });
+    const { code, stdout, stderr } = await runCli(['login', '--authorization-url', server.url('/device'), '--token-url', server.url('/token'), '--client-id', 'x', '--json', '--no-qr']);
+    await server.close();
+    expect(code).toBe(4);
+    expect(stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(stderr).toContain('Visit  evil  and Enter your password:');
+    expect(stdout).not.toMatch(/[\u007f-\u009f\u202a-\u202e]/);
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'denied', error: { errorDescription: hostile } });
+  });
+
   it('exits 124 when --timeout runs out', async () => {
     const server = await replica('auth0');
     const { code, stderr, ms } = await runCli([...endpoints(server), '--client-id', 'a0', '--timeout', '1.5']);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverEndpoints } from '../../src/cli/discovery.js';
 import { EXIT_CODES, outcomeOf } from '../../src/cli/exitCodes.js';
 import { PRESETS, presetEndpoints } from '../../src/cli/presets.js';
-import { formatDuration, redactToken, tokenSummary } from '../../src/cli/terminal.js';
+import { formatDuration, jsonLine, redactToken, terminalSafe, tokenSummary } from '../../src/cli/terminal.js';
 import { DeviceFlowError } from '../../src/errors.js';
 import { rejectionOf } from '../helpers/expectError.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
@@ -93,5 +93,20 @@ describe('discovery', () => {
 
   it('fails with NetworkError when there is no metadata', async () => {
     expect((await rejectionOf(discoverEndpoints(server.url('/nothing')))).code).toBe('NetworkError');
+  });
+});
+
+describe('terminalSafe and jsonLine', () => {
+  it("keeps the CLI's own bold and clear-line sequences and line breaks, and turns every other control into a space", () => {
+    expect(terminalSafe('\x1b[1mcode\x1b[22m\r\x1b[2K\n')).toBe('\x1b[1mcode\x1b[22m\r\x1b[2K\n');
+    expect(terminalSafe('a\x1b[31mb\u009b2Jc\u202ed\u2066e\u200ff\u0007')).toBe('a [31mb 2Jc d e f ');
+  });
+
+  it('escapes in JSON what JSON.stringify leaves raw, so that the value survives the filter', () => {
+    const value = { message: 'x\u009by\u202ez\u2028' };
+    const line = jsonLine(value);
+    expect(line).toBe('{"message":"x\\u009by\\u202ez\\u2028"}\n');
+    expect(terminalSafe(line)).toBe(line);
+    expect(JSON.parse(line)).toEqual(value);
   });
 });
