@@ -4,9 +4,8 @@
  * @module
  */
 
-import { constants } from 'node:fs';
-import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { lstat, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { DeviceTokens } from '../authorizeDevice.js';
 
 /**
@@ -25,18 +24,28 @@ export async function writeTokenFile(path: string, tokens: DeviceTokens): Promis
 }
 
 /**
- * Why `path` cannot take the token file, or `null` when it can: its directory must exist and be writable, and `path`
- * must not be a directory.
+ * Why `path` cannot take the token file, or `null` when it can: found out before the login starts, since a device code
+ * is spent once the user approves. `path` must name a file (not a directory, nor end with a slash), its directory
+ * must exist, and a file must be creatable there: a probe file is written and removed, which finds what permission
+ * bits do not tell (a read-only file system, access control lists, running as root).
  */
 export async function tokenFileProblem(path: string): Promise<string | null> {
+  if (path === '' || path.endsWith('/') || path.endsWith(sep) || ['.', '..'].includes(basename(path))) return `${path} is a directory path: name a file`;
   const directory = dirname(resolve(path));
-  const target = await stat(path).catch(() => null);
+  const target = await lstat(path).catch(() => null);
   if (target?.isDirectory()) return `${path} is a directory: name a file in it`;
+  if (target !== null && !target.isFile() && !target.isSymbolicLink()) return `${path} exists and is not a regular file`;
   const folder = await stat(directory).catch(() => null);
   if (folder === null) return `${path}: the directory ${directory} does not exist`;
   if (!folder.isDirectory()) return `${path}: ${directory} is not a directory`;
-  const writable = await access(directory, constants.W_OK).then(() => true, () => false);
-  return writable ? null : `${path}: the directory ${directory} is not writable`;
+  const probe = join(directory, `.device-flow-probe-${process.pid}-${Date.now()}`);
+  try {
+    await writeFile(probe, '', { mode: 0o600, flag: 'wx' });
+    await rm(probe, { force: true });
+    return null;
+  } catch (error) {
+    return `${path}: no file can be written in ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
 }
 
 /** The tokens as the JSON the CLI prints with `--json` and writes with `--output`. */

@@ -214,6 +214,8 @@ describe.concurrent('device-flow: bad arguments', () => {
     [['login', '--provider', 'github', '--tenant', 'contoso', '--client-id', 'x'], /--tenant goes with --provider microsoft/],
     [['demo', '--output', '/nonexistent-directory/tokens.json'], /--output \/nonexistent-directory\/tokens.json: the directory \/nonexistent-directory does not exist/],
     [['demo', '--output', tmpdir()], /is a directory: name a file in it/],
+    [['demo', '--output', join(tmpdir(), 'no-such-directory', 'tokens/')], /tokens\/ is a directory path: name a file$/],
+    [['demo', '--output', '/proc/tokens.json'], /--output \/proc\/tokens.json: no file can be written in \/proc \(E[A-Z]+\)$/],
     [['login', '--issuer', 'https://user:P4ssw0rd@as.example', '--client-id', 'x'], /^(?!.*P4ssw0rd)device-flow: --issuer must not carry a user name or password/],
     [['login', '--issuer', 'https://user:P4ssw0rd@[as', '--client-id', 'x'], /^(?!.*P4ssw0rd)device-flow: --issuer must be an absolute URL such as https:\/\/login.example.com$/],
   ])('%j → exit 2 with a one-line error naming the fix', async (args, message) => {
@@ -222,6 +224,17 @@ describe.concurrent('device-flow: bad arguments', () => {
     expect(stdout).toBe('');
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(stderr.trimEnd()).toMatch(message);
+  });
+
+  it('checks --output fully before sending anything: a directory path (trailing slash) in an existing directory is refused with exit 2', async () => {
+    const server = await LoopbackServer.start();
+    const parent = await mkdtemp(join(tmpdir(), 'device-flow-output-'));
+    const { code, stderr } = await runCli(['login', '--authorization-url', server.url('/device'), '--token-url', server.url('/token'), '--client-id', 'x', '--output', join(parent, 'dir/')]);
+    await server.close();
+    await rm(parent, { recursive: true });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/is a directory path: name a file/);
+    expect(server.requests).toEqual([]);
   });
 
   it('prints help and the provider presets', async () => {
