@@ -8,7 +8,7 @@ import { type Actor, type ActorOptions, createActor, type InspectionEvent, type 
 import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
 import type { DeviceFlowEmitted, FlowProperties, FlowSettings, FlowStatus, NonceMode } from '../machines/types.js';
 import { DeviceFlowError } from './errors.js';
-import type { FetchFunction } from './http/postForm.js';
+import type { FetchFunction } from './http/sendRequest.js';
 import { type Clock, createPreciseClock, steppingClock } from './clocks.js';
 import { createDeviceAuthorizationMachine } from './machine.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';

@@ -35,7 +35,7 @@ export type {
 
 export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './services.js';
 export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions, TransportOptionsSource } from './services.js';
-export type { FetchFunction } from './http/postForm.js';
+export type { FetchFunction } from './http/sendRequest.js';
 
 export { createFlowSnapshot, readFlowSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './persistence.js';
 export type { DeviceFlowSnapshot } from './persistence.js';

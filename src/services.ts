@@ -10,7 +10,7 @@ import { type ActorSystem, fromPromise } from 'xstate';
 type AnyActorSystem = ActorSystem<any>;
 import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
 import { DeviceFlowError, isDeviceFlowError } from './errors.js';
-import { type FetchFunction, postForm, type RawResponse } from './http/postForm.js';
+import { type FetchFunction, sendRequest, type RawResponse } from './http/sendRequest.js';
 import { type DeviceAuthorization, parseDeviceAuthorizationResponse } from './protocol/deviceAuthorizationResponse.js';
 import {
   authenticateClient,
@@ -147,8 +147,8 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
         await settings.requestModifier(modifiable, request.stage);
         url = modifiable.url.href;
       }
-      const response = await postForm(
-        { url, headers, body: request.parameters },
+      const response = await sendRequest(
+        { method: 'POST', url, headers, body: request.parameters },
         {
           fetch: settings.fetch,
           signal,

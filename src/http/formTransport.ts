@@ -11,12 +11,14 @@ export interface ResponseHeaders {
   get(name: string): string | null;
 }
 
-/** A form POST for a {@link FormTransport}. */
+/** A form POST (or a GET) for a {@link FormTransport}. */
 export interface TransportRequest {
+  method: 'GET' | 'POST';
   url: string;
   /** Lower-case names. */
   headers: Record<string, string>;
-  body: string;
+  /** The form of a POST. */
+  body?: string;
   /** Aborts the request and the body read; the transport then rejects with the signal's reason. */
   signal: AbortSignal;
   /** The largest body to accept; past it the transport stops reading, closes the connection, and rejects. */
@@ -31,7 +33,7 @@ export interface TransportResponse {
 }
 
 /**
- * Sends one form POST. Rejects with the `DeviceFlowError` of {@link import('./readCappedBody.js').bodyTooLarge} for a
+ * Sends one request. Rejects with the `DeviceFlowError` of {@link import('./readCappedBody.js').bodyTooLarge} for a
  * body over the limit, with the signal's reason when aborted, and with the underlying error otherwise.
  */
 export type FormTransport = (request: TransportRequest) => Promise<TransportResponse>;

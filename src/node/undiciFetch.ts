@@ -8,7 +8,7 @@
 
 import { Agent, type Dispatcher, request } from 'undici';
 import { FORM_TRANSPORT, type FormTransport, type TransportRequest, type TransportResponse, type WithFormTransport } from '../http/formTransport.js';
-import type { FetchFunction } from '../http/postForm.js';
+import type { FetchFunction } from '../http/sendRequest.js';
 import { bodyTooLarge, concat } from '../http/readCappedBody.js';
 
 /**
@@ -63,8 +63,8 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): FetchFuncti
   return fetch;
 }
 
-async function postThroughUndici({ url, headers, body, signal, maxResponseBytes }: TransportRequest, dispatcher: Dispatcher): Promise<TransportResponse> {
-  const response = await request(url, { method: 'POST', headers, body, signal, dispatcher });
+async function postThroughUndici({ method, url, headers, body, signal, maxResponseBytes }: TransportRequest, dispatcher: Dispatcher): Promise<TransportResponse> {
+  const response = await request(url, { method, headers, body, signal, dispatcher });
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of response.body as AsyncIterable<Uint8Array>) {

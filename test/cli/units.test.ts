@@ -91,8 +91,55 @@ describe('discovery', () => {
     expect(error).toMatchObject({ code: 'ClientError', message: expect.stringMatching(/names the issuer "https:\/\/attacker.example"/) });
   });
 
-  it('fails with NetworkError when there is no metadata', async () => {
-    expect((await rejectionOf(discoverEndpoints(server.url('/nothing')))).code).toBe('NetworkError');
+  it('fails with a one-line ClientError naming each URL and its status when there is no metadata', async () => {
+    server.handle('/nothing/.well-known/openid-configuration', { status: 404, headers: { 'content-type': 'text/html' }, body: 'nope' });
+    server.handle('/.well-known/oauth-authorization-server/nothing', { status: 404, headers: { 'content-type': 'text/html; charset=utf-8' }, body: 'nope' });
+    const error = await rejectionOf(discoverEndpoints(server.url('/nothing')));
+    expect(error).toMatchObject({
+      code: 'ClientError',
+      message: `Could not read the metadata of ${server.url('/nothing')}: ${server.url('/nothing/.well-known/openid-configuration')} answered HTTP 404 (text/html); ${server.url('/.well-known/oauth-authorization-server/nothing')} answered HTTP 404 (text/html)`,
+    });
+  });
+
+  it('reads metadata with the body cap and timeout of every request: a huge document fails at once, its connection closed', async () => {
+    let closed!: (written: number) => void;
+    const written = new Promise<number>((resolve) => (closed = resolve));
+    server.handle('/huge/.well-known/openid-configuration', (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let total = 0;
+      const pump = () => {
+        while (total < 300 * 1024 * 1024 && !response.destroyed) {
+          total += chunk.length;
+          if (!response.write(chunk)) return void response.once('drain', pump);
+        }
+        response.end();
+      };
+      response.on('close', () => closed(total));
+      pump();
+      return 'handled';
+    });
+    server.handle('/.well-known/oauth-authorization-server/huge', { status: 404 });
+    const error = await rejectionOf(discoverEndpoints(server.url('/huge')));
+    expect(error).toMatchObject({ code: 'ServerError', message: expect.stringContaining('larger than 1048576 bytes') });
+    expect(await written).toBeLessThan(16 * 1024 * 1024);
+    server.handle('/slow/.well-known/openid-configuration', () => 'handled');
+    server.handle('/.well-known/oauth-authorization-server/slow', () => 'handled');
+    const slow = await rejectionOf(discoverEndpoints(server.url('/slow'), { requestTimeout: 200 }));
+    expect(slow).toMatchObject({ code: 'NetworkError', message: expect.stringMatching(/No complete answer from .* within 0.2 s; No complete answer/) });
+  });
+
+  it('names the reason when nothing answers, such as a name that does not resolve (ENOTFOUND)', async () => {
+    // What Node's fetch rejects with for a name the resolver does not know, without asking a resolver.
+    const unresolvable = async () => {
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND as.example'), { code: 'ENOTFOUND' }) });
+    };
+    const error = await rejectionOf(discoverEndpoints('https://as.example', { fetch: unresolvable }));
+    expect(error).toMatchObject({
+      code: 'NetworkError',
+      message:
+        'Could not read the metadata of https://as.example: The request to https://as.example/.well-known/openid-configuration failed (ENOTFOUND); The request to https://as.example/.well-known/oauth-authorization-server failed (ENOTFOUND)',
+    });
   });
 });
 

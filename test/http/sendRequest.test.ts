@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORM_TRANSPORT } from '../../src/http/formTransport.js';
-import { postForm, type FetchFunction } from '../../src/http/postForm.js';
+import { sendRequest, type FetchFunction } from '../../src/http/sendRequest.js';
 import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { rejectionOf } from '../helpers/expectError.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
@@ -44,10 +44,10 @@ const transports: [string, FetchFunction | undefined][] = [
   ['createUndiciFetch called as fetch', (input, init) => undiciFetch(input, init)],
 ];
 
-describe.each(transports)('postForm over %s', (_name, fetch) => {
-  const send = (path: string, options: Partial<Parameters<typeof postForm>[1]> = {}) =>
-    postForm(
-      { url: server.url(path), headers: new Headers({ accept: 'application/json', 'x-trace': 'one' }), body: new URLSearchParams({ a: 'b c', d: '+/=~' }) },
+describe.each(transports)('sendRequest over %s', (_name, fetch) => {
+  const send = (path: string, options: Partial<Parameters<typeof sendRequest>[1]> = {}) =>
+    sendRequest(
+      { method: 'POST', url: server.url(path), headers: new Headers({ accept: 'application/json', 'x-trace': 'one' }), body: new URLSearchParams({ a: 'b c', d: '+/=~' }) },
       { fetch, timeout: 5000, maxResponseBytes: 1 << 20, ...options },
     );
 
@@ -78,7 +78,7 @@ describe.each(transports)('postForm over %s', (_name, fetch) => {
   it('sends nothing to a URL with a user name or password, naming it without them, and follows no redirect to one', async () => {
     const withCredentials = server.url('/ok').replace('http://', 'http://user:P4ssw0rd@');
     const before = server.requestsTo('/ok').length;
-    const error = await rejectionOf(postForm({ url: withCredentials, headers: new Headers(), body: new URLSearchParams() }, { fetch, timeout: 5000, maxResponseBytes: 1 << 20 }));
+    const error = await rejectionOf(sendRequest({ method: 'POST', url: withCredentials, headers: new Headers(), body: new URLSearchParams() }, { fetch, timeout: 5000, maxResponseBytes: 1 << 20 }));
     expect(error).toMatchObject({ code: 'ClientError', message: `The request URL for ${server.url('/ok')} carries a user name or password: refused` });
     const redirected = await rejectionOf(send('/with-credentials'));
     expect(redirected).toMatchObject({ code: 'ServerError', status: 307 });
@@ -97,7 +97,7 @@ describe.each(transports)('postForm over %s', (_name, fetch) => {
   });
 
   it('fails with NetworkError when nothing listens', async () => {
-    const error = await rejectionOf(postForm({ url: 'http://127.0.0.1:9/token', headers: new Headers(), body: new URLSearchParams() }, { fetch, timeout: 5000, maxResponseBytes: 100 }));
+    const error = await rejectionOf(sendRequest({ method: 'POST', url: 'http://127.0.0.1:9/token', headers: new Headers(), body: new URLSearchParams() }, { fetch, timeout: 5000, maxResponseBytes: 100 }));
     expect(error.code).toBe('NetworkError');
   });
 
@@ -125,12 +125,12 @@ describe.each(transports)('postForm over %s', (_name, fetch) => {
 });
 
 describe('createUndiciFetch', () => {
-  it('carries a form transport, which postForm takes instead of calling it as fetch', async () => {
+  it('carries a form transport, which sendRequest takes instead of calling it as fetch', async () => {
     const fetch = createUndiciFetch();
     const transport = fetch[FORM_TRANSPORT]!;
     let transported = 0;
     fetch[FORM_TRANSPORT] = (request) => (transported++, transport(request));
-    const response = await postForm({ url: server.url('/ok'), headers: new Headers(), body: new URLSearchParams({ a: 'b' }) }, { fetch, timeout: 5000, maxResponseBytes: 1000 });
+    const response = await sendRequest({ method: 'POST', url: server.url('/ok'), headers: new Headers(), body: new URLSearchParams({ a: 'b' }) }, { fetch, timeout: 5000, maxResponseBytes: 1000 });
     expect(transported).toBe(1);
     expect(response.status).toBe(418);
     expect(response.headers.get('X-Test')).toBe('yes');

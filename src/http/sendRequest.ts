@@ -1,5 +1,6 @@
 /**
- * The one HTTP operation of the device flow: POST a form, get the status, headers and (capped) body back.
+ * The one HTTP exchange of the package: POST a form (or GET a metadata document), get the status, headers and
+ * (capped) body back, within a timeout, refusing credentials in URLs and redirects to other origins.
  *
  * @module
  */
@@ -16,11 +17,13 @@ import { hasUserinfo } from '../protocol/urls.js';
  */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
 
-/** A form POST, ready to send. */
-export interface FormPost {
+/** A request, ready to send: a form POST, or a GET. */
+export interface HttpRequest {
+  method: 'GET' | 'POST';
   url: string;
   headers: Headers;
-  body: URLSearchParams;
+  /** The form of a POST. */
+  body?: URLSearchParams;
 }
 
 /** How to send it. */
@@ -56,7 +59,7 @@ interface Answer extends RawResponse {
  * @throws {DeviceFlowError} `NetworkError` when no response arrives or the body cannot be read in time;
  *   `ServerError` when the body is too large. When `options.signal` aborts, its reason is thrown.
  */
-export async function postForm(request: FormPost, options: PostOptions): Promise<RawResponse> {
+export async function sendRequest(request: HttpRequest, options: PostOptions): Promise<RawResponse> {
   const controller = new AbortController();
   let url = request.url;
   const stopFollowing = follow(options.signal, controller);
@@ -65,7 +68,7 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
     options.timeout,
   );
   try {
-    request.headers.set('content-type', 'application/x-www-form-urlencoded');
+    if (request.body !== undefined) request.headers.set('content-type', 'application/x-www-form-urlencoded');
     const fetch = options.fetch ?? globalThis.fetch;
     const transport = (fetch as WithFormTransport)[FORM_TRANSPORT];
     for (let redirects = 0; ; redirects++) {
@@ -88,16 +91,16 @@ export async function postForm(request: FormPost, options: PostOptions): Promise
   }
 }
 
-async function sendThrough(transport: FormTransport, url: string, request: FormPost, maxResponseBytes: number, signal: AbortSignal): Promise<Answer> {
+async function sendThrough(transport: FormTransport, url: string, request: HttpRequest, maxResponseBytes: number, signal: AbortSignal): Promise<Answer> {
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => (headers[name] = value));
-  const response = await transport({ url, headers, body: request.body.toString(), signal, maxResponseBytes });
+  const response = await transport({ method: request.method, url, headers, ...(request.body === undefined ? {} : { body: request.body.toString() }), signal, maxResponseBytes });
   return { ...response, opaqueRedirect: false };
 }
 
-async function sendWithFetch(fetch: FetchFunction, url: string, request: FormPost, maxResponseBytes: number, signal: AbortSignal): Promise<Answer> {
+async function sendWithFetch(fetch: FetchFunction, url: string, request: HttpRequest, maxResponseBytes: number, signal: AbortSignal): Promise<Answer> {
   const response = await (fetchers.get(fetch) ?? (await fetcherFor(fetch))).raw(url, {
-    method: 'POST',
+    method: request.method,
     headers: request.headers,
     // URLSearchParams, not a string: ofetch would add `Accept: application/json` to a string body that a request
     // modifier had deliberately removed.
