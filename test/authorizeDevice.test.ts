@@ -20,6 +20,15 @@ function options() {
 }
 
 describe('authorizeDevice', () => {
+  it('settles with a ServerError when a token response is nested thousands of levels deep', async () => {
+    const deep = `${'['.repeat(3_000)}${']'.repeat(3_000)}`;
+    server.queue('/token', { status: 200, headers: { 'content-type': 'application/json' }, body: `{"access_token":"a","x":${deep}}` });
+    const { clock, options: flowOptions } = options();
+    const result = authorizeDevice(flowOptions, { onFlow: (flow) => flow.on('nextPollAtChanged', (at) => at && clock.set(at.getTime())) });
+    await expect(result).rejects.toMatchObject({ code: 'ServerError', message: 'The server sent JSON that nests objects and arrays deeper than 32 levels (HTTP 200)' });
+  });
+
+
   it('resolves with the tokens after showing the user code', async () => {
     server.queue('/token', pending, tokenReply({ scope: 'read write', id_token: 'idt' }));
     const { clock, options: flowOptions } = options();

@@ -116,6 +116,15 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     expect(JSON.parse(stdout)).toMatchObject({ status: 'denied', error: { errorDescription: hostile } });
   });
 
+  it('exits 1 with one line, no stack trace, when a response is nested thousands of levels deep', async () => {
+    const hostile = await LoopbackServer.start();
+    hostile.handle('/device', { status: 200, headers: { 'content-type': 'application/json' }, body: `{"device_code":"d","x":${'['.repeat(3_000)}${']'.repeat(3_000)}}` });
+    const { code, stderr } = await runCli(['login', '--authorization-url', hostile.url('/device'), '--token-url', hostile.url('/token'), '--client-id', 'x']);
+    await hostile.close();
+    expect(code).toBe(1);
+    expect(stderr.trimEnd().split('\n')).toEqual(['device-flow: the authorization server failed: The server sent JSON that nests objects and arrays deeper than 32 levels (HTTP 200)']);
+  });
+
   it('exits 124 when --timeout runs out', async () => {
     const server = await replica('auth0');
     const { code, stderr, ms } = await runCli([...endpoints(server), '--client-id', 'a0', '--timeout', '1.5']);

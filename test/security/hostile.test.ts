@@ -174,6 +174,21 @@ describe('a hostile server', () => {
   });
 });
 
+describe('a hostile refresh response', () => {
+  it('nested thousands of levels deep: requestFailed with ServerError, the tokens kept, the process alive', async () => {
+    const server = await hostileServer(deviceAuthorizationReply(), validAnswerWith(`${'['.repeat(3_000)}${']'.repeat(3_000)}`));
+    cleanups.push(() => server.close());
+    const { flow } = flowAgainst(server);
+    cleanups.push(() => flow.dispose());
+    flow.token = 'access-token-0';
+    flow.refreshToken = 'refresh-token-0';
+    const failed = new Promise<DeviceFlowError>((resolve) => flow.on('requestFailed', resolve));
+    flow.refreshTokens();
+    expect(await failed).toMatchObject({ code: 'ServerError' });
+    expect([flow.status, flow.token, flow.refreshToken]).toEqual(['Granted', 'access-token-0', 'refresh-token-0']);
+  });
+});
+
 describe('a hostile server, on the real clock', () => {
   it('leaves no timer or socket behind once a flow riding out faults is disposed', async () => {
     const before = handles();
