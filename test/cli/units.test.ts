@@ -5,7 +5,7 @@ import { PRESETS, presetEndpoints } from '../../src/cli/presets.js';
 import { formatDuration, jsonLine, redactToken, terminalSafe, tokenSummary } from '../../src/cli/terminal.js';
 import { DeviceFlowError } from '../../src/errors.js';
 import { rejectionOf } from '../helpers/expectError.js';
-import { LoopbackServer } from '../helpers/loopbackServer.js';
+import { hugeBody, LoopbackServer } from '../helpers/loopbackServer.js';
 
 describe('terminal output', () => {
   it('shortens tokens to their first and last four characters, hiding short ones whole', () => {
@@ -102,27 +102,12 @@ describe('discovery', () => {
   });
 
   it('reads metadata with the body cap and timeout of every request: a huge document fails at once, its connection closed', async () => {
-    let closed!: (written: number) => void;
-    const written = new Promise<number>((resolve) => (closed = resolve));
-    server.handle('/huge/.well-known/openid-configuration', (_request, response) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      let total = 0;
-      const pump = () => {
-        while (total < 300 * 1024 * 1024 && !response.destroyed) {
-          total += chunk.length;
-          if (!response.write(chunk)) return void response.once('drain', pump);
-        }
-        response.end();
-      };
-      response.on('close', () => closed(total));
-      pump();
-      return 'handled';
-    });
+    const huge = hugeBody(300 * 1024 * 1024);
+    server.handle('/huge/.well-known/openid-configuration', huge.handler);
     server.handle('/.well-known/oauth-authorization-server/huge', { status: 404 });
     const error = await rejectionOf(discoverEndpoints(server.url('/huge')));
     expect(error).toMatchObject({ code: 'ServerError', message: expect.stringContaining('larger than 1048576 bytes') });
-    expect(await written).toBeLessThan(16 * 1024 * 1024);
+    expect(await huge.written).toBeLessThan(16 * 1024 * 1024);
     server.handle('/slow/.well-known/openid-configuration', () => 'handled');
     server.handle('/.well-known/oauth-authorization-server/slow', () => 'handled');
     const slow = await rejectionOf(discoverEndpoints(server.url('/slow'), { requestTimeout: 200 }));

@@ -22,6 +22,31 @@ export interface Reply {
 type Handler = (request: RecordedRequest, response: ServerResponse) => Reply | 'handled' | Promise<Reply | 'handled'>;
 
 /**
+ * A handler that streams `bytes` of JSON-ish spaces with status 200, as fast as the client reads them, and `written`:
+ * how many bytes had been written when the connection closed (less than `bytes` when the client hung up).
+ */
+export function hugeBody(bytes: number): { handler: Handler; written: Promise<number> } {
+  let closed!: (written: number) => void;
+  const written = new Promise<number>((resolve) => (closed = resolve));
+  const handler: Handler = (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let total = 0;
+    const pump = () => {
+      while (total < bytes && !response.destroyed) {
+        total += chunk.length;
+        if (!response.write(chunk)) return void response.once('drain', pump);
+      }
+      response.end();
+    };
+    response.on('close', () => closed(total));
+    pump();
+    return 'handled';
+  };
+  return { handler, written };
+}
+
+/**
  * A scriptable HTTP server on 127.0.0.1: each path has a handler (or a queue of replies), every request is recorded,
  * and tests can wait for the next request to a path.
  */
