@@ -130,7 +130,7 @@ function settle(timer: PreciseTimer): void {
  * `now()` is the wall clock with sub-millisecond resolution: the monotonic clock plus an offset, re-anchored whenever
  * the wall clock jumps by more than a second against the monotonic clock (the monotonic clock stands still during a
  * standby, and an NTP step moves only the wall clock). The times the statechart stores, such as the user code's expiry,
- * therefore stay true in a snapshot resumed by another process.
+ * therefore stay true in a snapshot resumed after a restart, on this machine or another.
  *
  * Timers count on the monotonic clock: platform timers count whole milliseconds and may fire up to one early, and
  * `Date.now()` read twice may tick in between, so a poll "one interval later" could leave a millisecond early; an
