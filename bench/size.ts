@@ -33,7 +33,7 @@ async function bundle(name: string, contents: string, external: string[] = []): 
 
 /** The bundles compared: this package's class and machine (alone, and with its dependencies) and the peers' device-flow functions. */
 export async function runBundleSizes(): Promise<BundleResult[]> {
-  const ours = "export { OAuth2DeviceAuthorizationFlow, deviceAuthorizationMachine } from './dist/src/index.js';";
+  const ours = "export { OAuth2DeviceAuthorizationFlow, deviceAuthorizationMachine } from './dist/index.js';";
   return Promise.all([
     bundle('oauth2-device-flow (own code)', ours, ['xstate', 'ofetch']),
     bundle('oauth2-device-flow + xstate + ofetch', ours),
@@ -54,7 +54,7 @@ export interface ImportResult {
 /** Cold import time: a fresh `node` per run, timing `await import(specifier)`. */
 export function runImportTimes(runs: number): ImportResult[] {
   const modules: [string, string][] = [
-    ['oauth2-device-flow', `${root}dist/src/index.js`],
+    ['oauth2-device-flow', `${root}dist/index.js`],
     ['openid-client', 'openid-client'],
     ['oauth4webapi', 'oauth4webapi'],
   ];

@@ -6,15 +6,18 @@
  * @see [RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)
  */
 
-export { OAuth2DeviceAuthorizationFlow } from './flow.js';
-export type { DeviceFlowOptions, DeviceFlowSignalName, DeviceFlowSignals } from './flow.js';
+export { OAuth2DeviceAuthorizationFlow } from './flow/oauth2DeviceAuthorizationFlow.js';
+export type { DeviceFlowOptions } from './flow/oauth2DeviceAuthorizationFlow.js';
+export type { DeviceFlowSignalName, DeviceFlowSignals } from './flow/delivery.js';
 
-export { authorizeDevice } from './authorizeDevice.js';
-export type { AuthorizeDeviceHooks, DeviceTokens, UserCodePrompt } from './authorizeDevice.js';
+export { authorizeDevice } from './promise/authorizeDevice.js';
+export type { AuthorizeDeviceHooks, DeviceTokens, UserCodePrompt } from './promise/authorizeDevice.js';
 
-export { createDeviceAuthorizationMachine, deviceAuthorizationMachine } from './machine.js';
-export { deviceAuthorizationChart } from '../machines/deviceAuthorization.js';
-export type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
+export { createDeviceAuthorizationMachine, deviceAuthorizationMachine } from './http/machine.js';
+export { deviceAuthorizationChart } from './machines/deviceAuthorization.js';
+export type { DeviceAuthorizationMachine } from './machines/deviceAuthorization.js';
+export { restartFailedFlowActor, startFlowActor } from './machines/startFlowActor.js';
+export type { StartFlowActorOptions } from './machines/startFlowActor.js';
 export type {
   ClientRequest,
   DeviceAuthorizationRequest,
@@ -22,37 +25,32 @@ export type {
   DeviceFlowEmitted,
   DeviceFlowEvent,
   DeviceFlowInput,
-  DeviceFlowTag,
   DeviceTokenRequest,
-  FlowProperties,
-  FlowResults,
-  FlowSettings,
-  FlowStatus,
-  NonceMode,
   PropertyChangedEvent,
   RefreshTokenRequest,
-} from '../machines/types.js';
+} from './machines/types.js';
+export { PROPERTIES } from './core/properties.js';
+export type { Declaration, FlowProperties, FlowResults, FlowSettings, FlowSettingsInput, FlowStatus, Kind, NonceMode, PropertyName, SettingName, ShownProperties } from './core/properties.js';
 
-export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './services.js';
-export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions, TransportOptionsSource } from './services.js';
+export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/actors.js';
+export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions, TransportOptionsSource } from './http/actors.js';
 export type { FetchFunction } from './http/sendRequest.js';
 
-export { createFlowSnapshot, readFlowSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './persistence.js';
-export type { DeviceFlowSnapshot } from './persistence.js';
+export { createFlowSnapshot, readFlowSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './machines/snapshot.js';
+export type { DeviceFlowSnapshot } from './machines/snapshot.js';
 
-export { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from './inspection.js';
+export { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from './core/inspection.js';
 
-export { DeviceFlowError, isDeviceFlowError } from './errors.js';
-export type { DeviceFlowErrorCode, DeviceFlowErrorData, OAuthErrorFields } from './errors.js';
+export { DeviceFlowError, isDeviceFlowError } from './core/errors.js';
+export type { DeviceFlowErrorCode, DeviceFlowErrorData, OAuthErrorFields } from './core/errors.js';
 
-export { parseDeviceAuthorizationResponse } from './protocol/deviceAuthorizationResponse.js';
-export type { DeviceAuthorization } from './protocol/deviceAuthorizationResponse.js';
-export { parsePollResponse, parseRefreshResponse } from './protocol/tokenResponse.js';
-export type { PollOutcome, TokenRequestContext, TokenResponse } from './protocol/tokenResponse.js';
-export { parseResponseBody } from './protocol/responseBody.js';
-export { isAccessDenied } from './protocol/serverError.js';
-export type { ResponseMembers } from './protocol/responseBody.js';
-export type { ClientAuthenticationMethod, Stage } from './protocol/requests.js';
-export type { FlowSettingsInput } from './settings.js';
-export { createPreciseClock } from './clocks.js';
-export type { Clock } from './clocks.js';
+export { parseDeviceAuthorizationResponse } from './core/protocol/deviceAuthorizationResponse.js';
+export type { DeviceAuthorization } from './core/protocol/deviceAuthorizationResponse.js';
+export { parsePollResponse, parseRefreshResponse } from './core/protocol/tokenResponse.js';
+export type { PollOutcome, TokenRequestContext, TokenResponse } from './core/protocol/tokenResponse.js';
+export { parseResponseBody } from './core/protocol/responseBody.js';
+export { isAccessDenied } from './core/protocol/serverError.js';
+export type { ResponseMembers } from './core/protocol/responseBody.js';
+export type { ClientAuthenticationMethod, Stage } from './core/protocol/requests.js';
+export { createPreciseClock } from './flow/clocks.js';
+export type { Clock } from './flow/clocks.js';

@@ -1,6 +1,6 @@
 import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeDevice, type UserCodePrompt } from '../src/authorizeDevice.js';
+import { authorizeDevice, type UserCodePrompt } from '../src/promise/authorizeDevice.js';
 import { rejectionOf } from './helpers/expectError.js';
 import { deviceAuthorizationReply, pending, tokenReply } from './helpers/flowHarness.js';
 import { LoopbackServer } from './helpers/loopbackServer.js';

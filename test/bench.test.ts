@@ -6,8 +6,8 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const fleetModule = resolve(import.meta.dirname, '../dist/bench/fleet.js');
-const hostileModule = resolve(import.meta.dirname, '../dist/bench/hostileBodies.js');
+const fleetModule = resolve(import.meta.dirname, '../dist-tools/bench/fleet.js');
+const hostileModule = resolve(import.meta.dirname, '../dist-tools/bench/hostileBodies.js');
 
 describe('the benchmark, in miniature', () => {
   it.each(['c: machine', 'd2: class + undici fetch'])('%s: measures a fleet, whose polls are never early', async (variant) => {

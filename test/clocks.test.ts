@@ -3,9 +3,9 @@
  * early, re-armed when the wall clock jumps (standby, NTP step), and one watchdog for the whole process.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createPreciseClock } from '../src/clocks.js';
-import type { DeviceFlowError } from '../src/errors.js';
-import { OAuth2DeviceAuthorizationFlow } from '../src/flow.js';
+import { createPreciseClock } from '../src/flow/clocks.js';
+import type { DeviceFlowError } from '../src/core/errors.js';
+import { OAuth2DeviceAuthorizationFlow } from '../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { deviceAuthorizationReply, nextSignal, pending } from './helpers/flowHarness.js';
 import { LoopbackServer } from './helpers/loopbackServer.js';
 

@@ -12,7 +12,7 @@ import { toDirectedGraph } from 'xstate/graph';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildApiReference } from '../docs/build/apiReference.js';
 import { statechartPage, statechartSvg, toMermaid } from '../docs/build/statechart.js';
-import { deviceAuthorizationChart } from '../machines/deviceAuthorization.js';
+import { deviceAuthorizationChart } from '../src/machines/deviceAuthorization.js';
 
 const root = resolve(import.meta.dirname, '..');
 const STALE = 'stale: run `npm run docs` and commit docs/statechart.md and docs/statechart.svg';
@@ -36,7 +36,8 @@ describe('docs/statechart.md and .svg', () => {
     expect(mermaid).toContain('awaitingUser_poller_requesting --> awaitingUser_poller_waiting: done pollToken [isSlowDown]');
     expect(mermaid).toContain('awaitingUser_poller_requesting --> awaitingUser_poller_waiting: error pollToken [faultToRideOut]');
     expect(mermaid).toContain('awaitingUser_poller_requesting --> granted: done pollToken');
-    expect(mermaid).toContain('awaitingUser_userCode_valid --> failed_polling: after untilUserCodeExpiry');
+    expect(mermaid).toContain('awaitingUser_userCode_valid --> awaitingUser_userCode_valid: after untilUserCodeExpiry');
+    expect(mermaid).toContain('awaitingUser_userCode_valid --> failed_polling: USER_CODE_EXPIRED');
   });
 
   it('label transitions with their event, guard and, where the state does not change, action', () => {

@@ -1,7 +1,7 @@
 import { createActor, type InspectionEvent, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { deviceAuthorizationChart } from '../machines/deviceAuthorization.js';
-import { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from '../src/inspection.js';
+import { deviceAuthorizationChart } from '../src/machines/deviceAuthorization.js';
+import { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from '../src/core/inspection.js';
 import { deferredFlowActors, flushPromises, sampleAuthorization, sampleTokens } from './helpers/deferredActors.js';
 
 const secrets = ['device-code-secret', 'access-token-secret', 'refresh-token-secret', 'id-token-secret', 'manual-token-secret'];

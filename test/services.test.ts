@@ -1,6 +1,6 @@
 import { type AnyActorLogic, createActor, toPromise } from 'xstate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createDeviceFlowActors, type TransportOptions } from '../src/services.js';
+import { createDeviceFlowActors, type TransportOptions } from '../src/http/actors.js';
 import { rejectionOf } from './helpers/expectError.js';
 import { LoopbackServer } from './helpers/loopbackServer.js';
 

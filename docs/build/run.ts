@@ -5,7 +5,7 @@
  * @module
  */
 import { writeFile } from 'node:fs/promises';
-import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
+import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
 import { buildApiReference } from './apiReference.js';
 import { statechartPage, statechartSvg } from './statechart.js';
 

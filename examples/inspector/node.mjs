@@ -3,7 +3,7 @@
 import { OAuth2DeviceAuthorizationFlow } from 'oauth2-device-flow';
 import { startInspectorRelay } from 'oauth2-device-flow/node';
 // The local authorization server of `npm start` (oidc-provider, in memory); any other server works the same way.
-import { startEmbeddedServer } from '../../dist/src/cli/embeddedServer.js';
+import { startEmbeddedServer } from '../../dist/cli/embeddedServer.js';
 
 const server = await startEmbeddedServer();
 const relay = await startInspectorRelay();

@@ -1,7 +1,7 @@
 // Runs the TV app against the local authorization server of `npm start`: `npm run build`, then
 // `node examples/tv-app/serve.mjs`, and open the printed URL. Sign in from another tab or a phone on this machine.
 import { createServer } from 'vite';
-import { startEmbeddedServer } from '../../dist/src/cli/embeddedServer.js';
+import { startEmbeddedServer } from '../../dist/cli/embeddedServer.js';
 
 const port = Number(process.env.PORT ?? 5173);
 const origin = `http://127.0.0.1:${port}`;

@@ -5,7 +5,7 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   resolve: {
-    alias: { 'oauth2-device-flow': fileURLToPath(new URL('../../dist/src/index.js', import.meta.url)) },
+    alias: { 'oauth2-device-flow': fileURLToPath(new URL('../../dist/index.js', import.meta.url)) },
   },
   oxc: { jsx: { runtime: 'automatic' } },
   build: { target: 'es2022' },

@@ -6,9 +6,9 @@
  */
 
 import { parseArgs } from 'node:util';
-import type { ClientAuthenticationMethod } from '../protocol/requests.js';
-import { findInvalidScopeToken } from '../protocol/scope.js';
-import { hasUserinfo, isSecureEndpoint } from '../protocol/urls.js';
+import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
+import { findInvalidScopeToken } from '../core/protocol/scope.js';
+import { isSecureEndpoint, parseHttpUrl } from '../core/protocol/urls.js';
 import { isProviderName, PRESETS, type ProviderName } from './presets.js';
 
 /** A mistake on the command line. */
@@ -182,16 +182,14 @@ function outputOptions(values: Values): OutputOptions {
 }
 
 function httpUrl(value: string, option: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
+  const url = parseHttpUrl(value);
+  if (url instanceof URL) return url.href;
+  if (url === 'must be an absolute URL') {
     // Not echoed when it may hold a password (user:password@host).
     throw new UsageError(`${option} must be an absolute URL such as https://login.example.com${value.includes('@') ? '' : `, not ${JSON.stringify(value)}`}`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`${option} must be an https: URL, not ${url.protocol}`);
-  if (hasUserinfo(url)) throw new UsageError(`${option} must not carry a user name or password: give the secret with --client-secret or DEVICE_FLOW_CLIENT_SECRET`);
-  return url.href;
+  if (url === 'must not carry a user name or password') throw new UsageError(`${option} ${url}: give the secret with --client-secret or DEVICE_FLOW_CLIENT_SECRET`);
+  throw new UsageError(`${option} must be an https: URL, not ${new URL(value).protocol}`);
 }
 
 // No device code lives longer than a day (RFC 8628 leaves it to the server; the flow caps it there).

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { DeviceFlowError, isDeviceFlowError } from '../errors.js';
+import { DeviceFlowError, isDeviceFlowError } from '../core/errors.js';
 import { type FetchFunction, sendRequest } from '../http/sendRequest.js';
-import { parseResponseBody, type ResponseMembers } from '../protocol/responseBody.js';
-import { readHttpUrl } from '../protocol/urls.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../services.js';
+import { parseResponseBody, type ResponseMembers } from '../core/protocol/responseBody.js';
+import { readHttpUrl } from '../core/protocol/urls.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../http/actors.js';
 
 /** The endpoints the device flow needs. */
 export interface DiscoveredEndpoints {

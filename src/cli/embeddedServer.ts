@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Adapter } from 'oidc-provider';
-import type { ClientAuthenticationMethod } from '../protocol/requests.js';
+import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
 
 /** A client registered at the embedded server. */
 export interface EmbeddedClient {

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { isDeviceFlowError } from '../errors.js';
-import { isAccessDenied } from '../protocol/serverError.js';
+import { isDeviceFlowError } from '../core/errors.js';
+import { isAccessDenied } from '../core/protocol/serverError.js';
 
 /** Exit code by outcome. */
 export const EXIT_CODES = {

@@ -4,13 +4,13 @@
  * @module
  */
 
-import { authorizeDevice, type DeviceTokens, type UserCodePrompt } from '../authorizeDevice.js';
-import { isDeviceFlowError } from '../errors.js';
-import type { DeviceFlowOptions } from '../flow.js';
+import { authorizeDevice, type DeviceTokens, type UserCodePrompt } from '../promise/authorizeDevice.js';
+import { isDeviceFlowError } from '../core/errors.js';
+import type { DeviceFlowOptions } from '../flow/oauth2DeviceAuthorizationFlow.js';
 import type { OutputOptions } from './args.js';
 import { EXIT_CODES, type Outcome, outcomeOf } from './exitCodes.js';
 import { type InspectorRelay, startInspectorRelay } from '../node/inspectorRelay.js';
-import { printable } from '../protocol/printable.js';
+import { printable } from '../core/printable.js';
 import { jsonLine, type OutputStream, ProgressLine, showUserCode, tokenSummary } from './terminal.js';
 import { tokensAsJson, writeTokenFile } from './tokenFile.js';
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ClientAuthenticationMethod } from '../protocol/requests.js';
+import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
 
 export interface ProviderPreset {
   /** How the provider is called in messages. */

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { isDeviceFlowError } from '../errors.js';
-import type { DeviceFlowOptions } from '../flow.js';
-import { printable } from '../protocol/printable.js';
-import { isSecureEndpoint } from '../protocol/urls.js';
+import { isDeviceFlowError } from '../core/errors.js';
+import type { DeviceFlowOptions } from '../flow/oauth2DeviceAuthorizationFlow.js';
+import { printable } from '../core/printable.js';
+import { isSecureEndpoint } from '../core/protocol/urls.js';
 import { type Command, insecureMessage } from './args.js';
 import { discoverEndpoints } from './discovery.js';
 import { EXIT_CODES, outcomeOf } from './exitCodes.js';

@@ -6,9 +6,9 @@
  */
 
 import { renderUnicodeCompact } from 'uqr';
-import type { DeviceTokens, UserCodePrompt } from '../authorizeDevice.js';
-import type { OAuth2DeviceAuthorizationFlow } from '../flow.js';
-import { printable, UNSAFE_CHARACTERS } from '../protocol/printable.js';
+import type { DeviceTokens, UserCodePrompt } from '../promise/authorizeDevice.js';
+import type { OAuth2DeviceAuthorizationFlow } from '../flow/oauth2DeviceAuthorizationFlow.js';
+import { printable, UNSAFE_CHARACTERS } from '../core/printable.js';
 
 /** The part of a stream the CLI writes to. */
 export interface OutputStream {

@@ -6,7 +6,7 @@
 
 import { lstat, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import type { DeviceTokens } from '../authorizeDevice.js';
+import type { DeviceTokens } from '../promise/authorizeDevice.js';
 
 /**
  * Writes `tokens` as JSON to `path` with mode 0600: first to a new file beside it, then renamed over `path`, so that

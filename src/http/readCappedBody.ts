@@ -4,7 +4,7 @@
  * @module
  */
 
-import { DeviceFlowError } from '../errors.js';
+import { DeviceFlowError } from '../core/errors.js';
 
 /**
  * All bytes of `body`, or a `ServerError` as soon as it grows past `maxBytes`; the stream is then cancelled, which

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { DeviceFlowError, isDeviceFlowError } from '../errors.js';
+import { DeviceFlowError, isDeviceFlowError } from '../core/errors.js';
 import { FORM_TRANSPORT, type FormTransport, type ResponseHeaders, type WithFormTransport } from './formTransport.js';
 import { readCappedBody } from './readCappedBody.js';
-import { hasUserinfo } from '../protocol/urls.js';
+import { hasUserinfo } from '../core/protocol/urls.js';
 
 /**
  * A `fetch`-compatible function: the global `fetch`, undici's, or a wrapper adding mTLS, a proxy or test behaviour.

@@ -11,8 +11,8 @@ import { createServer, type IncomingMessage, Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { InspectionEvent, Observer } from 'xstate';
-import { DeviceFlowError } from '../errors.js';
-import { createInspectorSanitizers } from '../inspection.js';
+import { DeviceFlowError } from '../core/errors.js';
+import { createInspectorSanitizers } from '../core/inspection.js';
 
 /**
  * A running relay, from {@link startInspectorRelay}: the page to open and the `inspect` observer to give the flow.

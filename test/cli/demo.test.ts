@@ -47,7 +47,7 @@ describe('npm start in a fresh checkout', () => {
       const { code, stdout, stderr } = await runCli(['start', '--silent'], { command: ['npm'], cwd: checkout, timeout: 90_000 });
       expect(code, stderr).toBe(0);
       expect(stdout.split('\n')[0]).toBe('Signed in.');
-      expect(existsSync(join(checkout, 'dist/src/cli/main.js'))).toBe(true);
+      expect(existsSync(join(checkout, 'dist/cli/main.js'))).toBe(true);
     } finally {
       await rm(checkout, { recursive: true, force: true });
     }
@@ -96,7 +96,7 @@ describe.concurrent('device-flow demo', () => {
 
   it('updates one progress line on a terminal', async () => {
     // `script` gives the CLI a pseudo-terminal; its output is what the terminal received.
-    const { code, stdout } = await runCli(['-qec', `${process.execPath} ${process.cwd()}/dist/src/cli/main.js demo --no-qr`, '/dev/null'], { command: ['script'] });
+    const { code, stdout } = await runCli(['-qec', `${process.execPath} ${process.cwd()}/dist/cli/main.js demo --no-qr`, '/dev/null'], { command: ['script'] });
     expect(code).toBe(0);
     expect(stdout).toMatch(/\r\x1b\[2KWaiting for approval · code expires in \d+:\d\d · next check in \d+:\d\d/);
     expect(stdout).toMatch(/\x1b\[1m[A-Z]{4}-[A-Z]{4}\x1b\[22m/);

@@ -3,7 +3,7 @@ import { discoverEndpoints } from '../../src/cli/discovery.js';
 import { EXIT_CODES, outcomeOf } from '../../src/cli/exitCodes.js';
 import { PRESETS, presetEndpoints } from '../../src/cli/presets.js';
 import { formatDuration, jsonLine, redactToken, terminalSafe, tokenSummary } from '../../src/cli/terminal.js';
-import { DeviceFlowError } from '../../src/errors.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
 import { rejectionOf } from '../helpers/expectError.js';
 import { hugeBody, LoopbackServer } from '../helpers/loopbackServer.js';
 

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { createTestFlow, deviceAuthorizationReply, nextSignal, pending, tokenReply } from '../helpers/flowHarness.js';
+import { thrownBy } from '../helpers/expectError.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 
 let server: LoopbackServer;
@@ -256,6 +257,31 @@ describe('dispose()', () => {
     expect(flow.userCode).toBe('WDJB-MJHT');
   });
 
+  it('follows one rule afterwards: getters, snapshot() and toJSON() read the last values, every other member throws', async () => {
+    const { flow } = await polling();
+    flow.dispose();
+    expect([flow.userCode, flow.status, flow.clientIdentifier, flow.requestTimeout]).toEqual(['WDJB-MJHT', 'TemporaryCredentialsReceived', 'tv-app', 30_000]);
+    expect(flow.snapshot().format).toBe('oauth2-device-flow');
+    expect(flow.toJSON()).toMatchObject({ userCode: 'WDJB-MJHT' });
+    const members: [string, () => unknown][] = [
+      ['grant()', () => flow.grant()],
+      ['refreshTokens()', () => flow.refreshTokens()],
+      ['refreshAccessToken()', () => flow.refreshAccessToken()],
+      ['startTokenPolling()', () => flow.startTokenPolling()],
+      ['stopTokenPolling()', () => flow.stopTokenPolling()],
+      ['on()', () => flow.on('granted', () => undefined)],
+      ['tokenUrl =', () => (flow.tokenUrl = null)],
+      ['clientIdentifierSharedKey =', () => (flow.clientIdentifierSharedKey = 's')],
+      ['fetch =', () => (flow.fetch = undefined)],
+      ['networkRequestModifier =', () => (flow.networkRequestModifier = null)],
+      ['modifyParametersFunction =', () => (flow.modifyParametersFunction = null)],
+      ['requestTimeout =', () => (flow.requestTimeout = 1)],
+      ['maxResponseBytes =', () => (flow.maxResponseBytes = 1)],
+    ];
+    for (const [name, call] of members) expect([name, thrownBy(call)]).toEqual([name, expect.objectContaining({ code: 'ClientError', message: 'The flow was disposed' })]);
+    expect(() => flow.dispose()).not.toThrow();
+  });
+
   it('called by a listener, stops the listeners after it from being called, for that signal and every later one', async () => {
     const { flow } = await polling();
     const calls: string[] = [];
@@ -303,7 +329,7 @@ describe('dispose()', () => {
 function childFlowScript({ interval, hangPolls, disposeOn }: { interval: number; hangPolls: boolean; disposeOn: string | null }): string {
   return `
     import { createServer } from 'node:http';
-    import { OAuth2DeviceAuthorizationFlow } from './dist/src/index.js';
+    import { OAuth2DeviceAuthorizationFlow } from './dist/index.js';
     let flow;
     const server = createServer((req, res) => {
       if (req.url === '/token') {

@@ -5,9 +5,9 @@
 import fc from 'fast-check';
 import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DeviceFlowError } from '../../src/errors.js';
-import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
-import { SNAPSHOT_VERSION } from '../../src/persistence.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
+import { SNAPSHOT_VERSION } from '../../src/machines/snapshot.js';
 import { thrownBy } from '../helpers/expectError.js';
 import { createTestFlow, deviceAuthorizationReply, nextSignal, pending, tokenReply } from '../helpers/flowHarness.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceFlowError } from '../../src/errors.js';
-import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { thrownBy } from '../helpers/expectError.js';
 import { createTestFlow, deviceAuthorizationReply, nextSignal, recordSignals, tokenReply } from '../helpers/flowHarness.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
@@ -90,6 +90,8 @@ describe('writable properties', () => {
     expect(recorder.signals).toEqual([
       { name: 'tokenUrlChanged', args: [new URL('https://as.example/token')] },
       { name: 'requestedScopeTokensChanged', args: [['a', 'b']] },
+      // The order of requested scope tokens is the order they are sent in: a new order is a change.
+      { name: 'requestedScopeTokensChanged', args: [['b', 'a']] },
       { name: 'tokenChanged', args: ['x'] },
       { name: 'autoRefreshChanged', args: [true] },
       { name: 'refreshLeadTimeChanged', args: [5] },
@@ -152,6 +154,15 @@ describe('writable properties', () => {
     expect(Object.fromEntries(request.params)).toEqual({ client_id: 'renamed', client_secret: 'secret-2', resource: 'r' });
     expect(request.headers['x-test']).toBe('1');
     expect(calls).toEqual([server.url('/other-device')]);
+    flow.dispose();
+  });
+
+  it('send the requested scope tokens in the order last given, also when only the order changed', async () => {
+    server.handle('/device', deviceAuthorizationReply());
+    const { flow } = createTestFlow(server, { requestedScopeTokens: ['a', 'b'] });
+    flow.requestedScopeTokens = ['b', 'a'];
+    flow.grant();
+    expect((await server.nextRequest('/device')).params.get('scope')).toBe('b a');
     flow.dispose();
   });
 });

@@ -4,10 +4,10 @@
  */
 import { createActor, SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
-import { authorizeDevice } from '../../src/authorizeDevice.js';
-import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
-import { createDeviceFlowActors } from '../../src/services.js';
+import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
+import { authorizeDevice } from '../../src/promise/authorizeDevice.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
+import { createDeviceFlowActors } from '../../src/http/actors.js';
 import { deviceAuthorizationReply, nextSignal, pending, recordSignals, tokenReply } from '../helpers/flowHarness.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 import { T0 } from '../helpers/machineHarness.js';

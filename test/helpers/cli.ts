@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export const CLI = resolve(import.meta.dirname, '../../dist/src/cli/main.js');
+export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 /** A running `device-flow` child process. */
 export interface CliRun {

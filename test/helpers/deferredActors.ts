@@ -1,7 +1,7 @@
 import { fromPromise } from 'xstate';
-import type { DeviceAuthorization } from '../../src/protocol/deviceAuthorizationResponse.js';
-import type { PollOutcome, TokenResponse } from '../../src/protocol/tokenResponse.js';
-import type { DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../../machines/types.js';
+import type { DeviceAuthorization } from '../../src/core/protocol/deviceAuthorizationResponse.js';
+import type { PollOutcome, TokenResponse } from '../../src/core/protocol/tokenResponse.js';
+import type { DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../../src/machines/types.js';
 
 /** One call of a test-double actor: its input, and the means to settle it. */
 export interface PendingCall<I, O> {

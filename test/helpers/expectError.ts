@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { DeviceFlowError } from '../../src/errors.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
 
 /** The DeviceFlowError `run` throws; fails the test when it throws nothing or something else. */
 export function thrownBy(run: () => unknown): DeviceFlowError {

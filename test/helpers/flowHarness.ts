@@ -1,5 +1,6 @@
 import { SimulatedClock } from 'xstate';
-import { type DeviceFlowOptions, type DeviceFlowSignalName, type DeviceFlowSignals, OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import type { DeviceFlowSignalName, DeviceFlowSignals } from '../../src/flow/delivery.js';
+import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { LoopbackServer, type Reply } from './loopbackServer.js';
 import { T0 } from './machineHarness.js';
 

@@ -1,6 +1,6 @@
 import { createActor, SimulatedClock } from 'xstate';
-import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
-import type { DeviceFlowEmitted, DeviceFlowInput } from '../../machines/types.js';
+import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
+import type { DeviceFlowEmitted, DeviceFlowInput } from '../../src/machines/types.js';
 import { deferredFlowActors, flushPromises } from './deferredActors.js';
 
 /** A fixed start time, so that timestamps in assertions are readable. */

@@ -7,8 +7,8 @@ import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type EmbeddedClient, type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
 import { actAsUser, type SimulatedUserOptions } from '../../src/cli/simulatedUser.js';
-import { DeviceFlowError } from '../../src/errors.js';
-import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
+import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { nextSignal } from '../helpers/flowHarness.js';
 

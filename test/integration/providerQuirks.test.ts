@@ -4,9 +4,9 @@
  */
 import { SimulatedClock } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeviceFlowError } from '../../src/errors.js';
-import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
-import { isAccessDenied } from '../../src/protocol/serverError.js';
+import type { DeviceFlowError } from '../../src/core/errors.js';
+import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
+import { isAccessDenied } from '../../src/core/protocol/serverError.js';
 import { type Provider, type QuirkServer, type QuirkServerOptions, startQuirkServer, type UserDecision } from '../helpers/quirkServers.js';
 
 const open: { close(): unknown }[] = [];

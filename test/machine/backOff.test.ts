@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceFlowError } from '../../src/errors.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
 import { sampleAuthorization } from '../helpers/deferredActors.js';
 import { answer, defaultInput, fail, startMachine } from '../helpers/machineHarness.js';
 

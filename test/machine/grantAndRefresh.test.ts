@@ -1,8 +1,8 @@
 import { createActor, SimulatedClock, type Snapshot } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
-import { DeviceFlowError } from '../../src/errors.js';
-import { createFlowSnapshot, readFlowSnapshot } from '../../src/persistence.js';
+import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
+import { createFlowSnapshot, readFlowSnapshot } from '../../src/machines/snapshot.js';
 import { deferredFlowActors, sampleAuthorization, sampleTokens } from '../helpers/deferredActors.js';
 import { answer, defaultInput, fail, startMachine, T0 } from '../helpers/machineHarness.js';
 

@@ -19,10 +19,11 @@ import {
 } from 'xstate';
 import { getShortestPaths, getStateNodes } from 'xstate/graph';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
-import type { DeviceFlowContext, DeviceFlowEmitted, DeviceFlowInput } from '../../machines/types.js';
-import { DeviceFlowError } from '../../src/errors.js';
+import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
+import type { DeviceFlowContext, DeviceFlowEmitted, DeviceFlowInput } from '../../src/machines/types.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
 import { deferredFlowActors, flushPromises, sampleAuthorization, sampleTokens } from '../helpers/deferredActors.js';
+import { pollingInState, statusOfState } from '../helpers/expectedStatus.js';
 import { T0 } from '../helpers/machineHarness.js';
 
 const machine = deviceAuthorizationChart;
@@ -284,10 +285,9 @@ async function perform(
 /** The invariants every snapshot keeps, whatever the path. */
 function expectConsistent(snapshot: AnyMachineSnapshot, emitted: DeviceFlowEmitted[], where: string): void {
   const context = snapshot.context as DeviceFlowContext;
-  // The status in the context is the one the state's tag declares.
-  const tags = [...snapshot.tags].filter((tag) => tag !== 'polling');
-  expect(tags, where).toEqual([context.properties.status]);
-  expect(context.properties.polling, where).toBe(snapshot.hasTag('polling'));
+  // The status and polling in the context are what the state stands for.
+  expect(context.properties.status, where).toBe(statusOfState(snapshot));
+  expect(context.properties.polling, where).toBe(pollingInState(snapshot));
   // Every announced value is the current one: the last …Changed event of a property carries its value.
   const last = new Map<string, unknown>();
   for (const event of emitted) if (event.type.endsWith('Changed')) last.set(event.type.slice(0, -7), (event as { value: unknown }).value);

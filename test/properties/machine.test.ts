@@ -13,9 +13,11 @@
 import fc from 'fast-check';
 import { type AnyMachineSnapshot, createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { deviceAuthorizationChart } from '../../machines/deviceAuthorization.js';
-import type { DeviceFlowContext, DeviceFlowEmitted, FlowSettings } from '../../machines/types.js';
-import { DeviceFlowError } from '../../src/errors.js';
+import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
+import { type FlowSettings, PROPERTY_NAMES, type PropertyName, sameProperty } from '../../src/core/properties.js';
+import { pollingInState, statusOfState } from '../helpers/expectedStatus.js';
+import type { DeviceFlowContext, DeviceFlowEmitted } from '../../src/machines/types.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
 import { deferredFlowActors, flushPromises, sampleAuthorization, sampleTokens } from '../helpers/deferredActors.js';
 import { T0 } from '../helpers/machineHarness.js';
 import { SteppedClock } from '../helpers/steppedClock.js';
@@ -64,7 +66,6 @@ const commands: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 10_000, max: 400_000 })) }), weight: 4 },
 );
 
-const STATUS_TAGS = ['NotAuthenticated', 'TemporaryCredentialsReceived', 'Granted', 'RefreshingToken'];
 
 /** A small deterministic random source, so that fast-check can replay a failing run from its seed. */
 function seeded(seed: number): () => number {
@@ -193,9 +194,20 @@ async function check(script: Command[], seed: number): Promise<void> {
     else expect(count('granted'), where).toBe(0);
     if (entered('failed')) expect(count('requestFailed'), where).toBe(1);
 
-    const status = [...after.tags].filter((tag) => STATUS_TAGS.includes(tag));
-    expect(status, where).toEqual([context.properties.status]);
-    expect(context.properties.polling, where).toBe(after.hasTag('polling'));
+    expect(context.properties.status, where).toBe(statusOfState(after));
+    expect(context.properties.polling, where).toBe(pollingInState(after));
+
+    // Every change of a property is announced, and every announcement is a change: replaying the step's …Changed
+    // events over the properties before it gives the properties after it.
+    const replayed: Record<string, unknown> = { ...(before.context as DeviceFlowContext).properties };
+    for (const event of step) {
+      if (!event.type.endsWith('Changed')) continue;
+      const name = event.type.slice(0, -'Changed'.length) as PropertyName;
+      const { value } = event as unknown as { value: never };
+      expect(sameProperty(name, replayed[name] as never, value), `${where}: ${event.type} announced no change`).toBe(false);
+      replayed[name] = value;
+    }
+    for (const name of PROPERTY_NAMES) expect(sameProperty(name, replayed[name] as never, context.properties[name] as never), `${where}: ${name} changed unannounced`).toBe(true);
   }
 }
 

@@ -4,10 +4,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeviceFlowError } from '../../src/errors.js';
-import { parseDeviceAuthorizationResponse } from '../../src/protocol/deviceAuthorizationResponse.js';
-import { parseResponseBody, type ResponseMembers } from '../../src/protocol/responseBody.js';
-import { parsePollResponse, parseRefreshResponse } from '../../src/protocol/tokenResponse.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
+import { parseDeviceAuthorizationResponse } from '../../src/core/protocol/deviceAuthorizationResponse.js';
+import { parseResponseBody, type ResponseMembers } from '../../src/core/protocol/responseBody.js';
+import { parsePollResponse, parseRefreshResponse } from '../../src/core/protocol/tokenResponse.js';
 
 const RUNS = { numRuns: 300 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeviceAuthorizationResponse } from '../../src/protocol/deviceAuthorizationResponse.js';
+import { parseDeviceAuthorizationResponse } from '../../src/core/protocol/deviceAuthorizationResponse.js';
 import { thrownBy } from '../helpers/expectError.js';
 
 const rfcExample = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonTextProblem, jsonValueProblem, MAX_JSON_DEPTH, MAX_JSON_VALUES } from '../../src/protocol/jsonLimits.js';
+import { jsonTextProblem, jsonValueProblem, MAX_JSON_DEPTH, MAX_JSON_VALUES } from '../../src/core/jsonLimits.js';
 
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const members = (count: number) => `{${Array.from({ length: count }, (_, index) => `"m${index}":${index}`).join(',')}}`;

@@ -5,8 +5,8 @@ import {
   deviceAuthorizationParameters,
   deviceCodeGrantParameters,
   refreshGrantParameters,
-} from '../../src/protocol/requests.js';
-import { findInvalidScopeToken, isScopeToken, splitScope } from '../../src/protocol/scope.js';
+} from '../../src/core/protocol/requests.js';
+import { findInvalidScopeToken, isScopeToken, splitScope } from '../../src/core/protocol/scope.js';
 
 describe('request parameters', () => {
   it('sends client_id, then scope and nonce only when there are any', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseResponseBody } from '../../src/protocol/responseBody.js';
+import { parseResponseBody } from '../../src/core/protocol/responseBody.js';
 import { thrownBy as failure } from '../helpers/expectError.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);

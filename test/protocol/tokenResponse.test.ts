@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePollResponse, parseRefreshResponse } from '../../src/protocol/tokenResponse.js';
+import { parsePollResponse, parseRefreshResponse } from '../../src/core/protocol/tokenResponse.js';
 import { thrownBy } from '../helpers/expectError.js';
 
 const request = { requestedScopeTokens: ['read', 'write'] };

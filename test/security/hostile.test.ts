@@ -6,8 +6,8 @@
 import type { ServerResponse } from 'node:http';
 import { SimulatedClock } from 'xstate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeviceFlowError } from '../../src/errors.js';
-import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import type { DeviceFlowError } from '../../src/core/errors.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { deviceAuthorizationReply } from '../helpers/flowHarness.js';
 import { LoopbackServer, type RecordedRequest, type Reply } from '../helpers/loopbackServer.js';
 

@@ -4,8 +4,8 @@
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DeviceFlowError } from '../../src/errors.js';
-import { REDACTED, redactForms, redactSecrets, sanitizeCause, secretForms } from '../../src/redact.js';
+import { DeviceFlowError } from '../../src/core/errors.js';
+import { REDACTED, redactForms, redactSecrets, sanitizeCause, secretForms } from '../../src/core/redact.js';
 
 // An Azure-style client secret (`~`, `.`), a Google-style refresh token (`1//`), and one with every awkward character.
 const SECRETS = ['Q8~vX.abc_DEF-123~xyz', '1//0gRefresh+Token/x=', `p!a*s's(w)o"r\\d/ é😀 +&<>`];

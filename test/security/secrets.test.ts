@@ -8,9 +8,9 @@ import { PassThrough } from 'node:stream';
 import { format, inspect } from 'node:util';
 import type { InspectionEvent } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceFlowError } from '../../src/errors.js';
-import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
-import { createInspectionSanitizer } from '../../src/inspection.js';
+import type { DeviceFlowError } from '../../src/core/errors.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
+import { createInspectionSanitizer } from '../../src/core/inspection.js';
 import { createTestFlow, nextSignal } from '../helpers/flowHarness.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 

@@ -4,9 +4,9 @@
  */
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OAuth2DeviceAuthorizationFlow } from '../../src/flow.js';
+import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { createUndiciFetch } from '../../src/node/undiciFetch.js';
-import { isSecureEndpoint } from '../../src/protocol/urls.js';
+import { isSecureEndpoint } from '../../src/core/protocol/urls.js';
 import { createTestFlow, deviceAuthorizationReply, nextSignal } from '../helpers/flowHarness.js';
 import { hugeBody, LoopbackServer } from '../helpers/loopbackServer.js';
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DeviceFlowError } from './errors.js';
+import { DeviceFlowError } from '../core/errors.js';
 import { contextProblem } from './persistedState.js';
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import { DeviceFlowError } from '../errors.js';
-import { jsonTextProblem, MAX_JSON_VALUES } from './jsonLimits.js';
+import { jsonTextProblem, MAX_JSON_VALUES } from '../jsonLimits.js';
 
 /**
  * The members of a response body, as the server sent them: those of a JSON object, or the fields of a form-encoded

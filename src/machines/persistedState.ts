@@ -6,32 +6,14 @@
  * @module
  */
 
-import type { DeviceFlowContext, FlowProperties, FlowSettings } from '../machines/types.js';
-import { MIN_POLL_INTERVAL_SECONDS, readUserCode, readVerificationUrl } from './protocol/deviceAuthorizationResponse.js';
-import { jsonValueProblem } from './protocol/jsonLimits.js';
-import { MAX_SERVER_DURATION_SECONDS } from './protocol/members.js';
-import { findInvalidScopeToken, MAX_SCOPE_TOKENS } from './protocol/scope.js';
-import { MAX_TOKEN_LIFETIME_SECONDS } from './protocol/tokenResponse.js';
-import { settingProblem } from './settings.js';
+import { PROPERTY_NAMES, storedPropertyProblem } from '../core/properties.js';
+import { MIN_POLL_INTERVAL_SECONDS } from '../core/protocol/deviceAuthorizationResponse.js';
+import { MAX_SERVER_DURATION_SECONDS } from '../core/protocol/members.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../core/protocol/tokenResponse.js';
+import type { DeviceFlowContext } from './types.js';
 
 /** What is wrong with a value, in words that follow its name; `null` when nothing is. */
 type Check = (value: unknown, savedAt: number) => string | null;
-
-const SETTINGS: readonly (keyof FlowSettings)[] = [
-  'authorizationUrl',
-  'tokenUrl',
-  'clientIdentifier',
-  'clientAuthentication',
-  'requestedScopeTokens',
-  'nonceMode',
-  'nonce',
-  'autoRefresh',
-  'refreshLeadTime',
-  'token',
-  'refreshToken',
-  'allowInsecureHttp',
-  'maxConsecutiveFailures',
-];
 
 const DAY_MS = MAX_SERVER_DURATION_SECONDS * 1000;
 // A minute beyond a day covers the back-off and a request in flight at the moment of saving.
@@ -39,15 +21,10 @@ const CODE_HORIZON_MS = DAY_MS + 60_000;
 const TOKEN_HORIZON_MS = MAX_TOKEN_LIFETIME_SECONDS * 1000 + DAY_MS;
 
 const string: Check = (value) => (typeof value === 'string' ? null : 'must be a string');
-const boolean: Check = (value) => (typeof value === 'boolean' ? null : 'must be true or false');
 const nullOr =
   (check: Check): Check =>
   (value, savedAt) =>
     value === null ? null : check(value, savedAt);
-const oneOf =
-  (...allowed: readonly string[]): Check =>
-  (value) =>
-    allowed.includes(value as string) ? null : `must be one of ${allowed.join(', ')}`;
 
 /** An epoch-ms time no later than `horizon` after the snapshot was saved. */
 const time =
@@ -64,18 +41,6 @@ const number =
 
 const count: Check = (value) => (Number.isSafeInteger(value) && (value as number) >= 0 ? null : 'must be a whole number, 0 or more');
 
-const userCode: Check = (value) => (value === '' || readUserCode(value) !== null ? null : 'must be empty or a user code a person can type');
-const verificationUrl: Check = (value) => (readVerificationUrl(value) !== null ? null : 'must be an http: or https: URL without userinfo');
-
-const scopeTokens: Check = (value) =>
-  Array.isArray(value) && value.length <= MAX_SCOPE_TOKENS && findInvalidScopeToken(value) === -1 ? null : 'must be a list of scope tokens';
-
-const json: Check = (value) => {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be an object';
-  const problem = jsonValueProblem(value);
-  return problem === null ? null : `must be plain JSON: it ${problem}`;
-};
-
 const ERROR_CODES = ['NetworkError', 'ServerError', 'OAuthTokenNotFoundError', 'ClientError', 'ExpiredError'];
 
 /** A `DeviceFlowErrorData`: a known code, a message, and the server's fields with their types. */
@@ -90,20 +55,6 @@ const errorData: Check = (value) => {
     (retryAfter === undefined || (typeof retryAfter === 'number' && retryAfter >= 0 && retryAfter <= MAX_SERVER_DURATION_SECONDS)) &&
     Object.keys(rest).length === 0;
   return fits ? null : 'must be an error as data';
-};
-
-const RESULT_CHECKS: { [K in Exclude<keyof FlowProperties, keyof FlowSettings>]: Check } = {
-  userCode,
-  verificationUrl: nullOr(verificationUrl),
-  completeVerificationUrl: nullOr(verificationUrl),
-  userCodeExpirationAt: nullOr(time(CODE_HORIZON_MS)),
-  idToken: string,
-  expirationAt: nullOr(time(TOKEN_HORIZON_MS)),
-  grantedScopeTokens: scopeTokens,
-  extraTokens: json,
-  nextPollAt: nullOr(time(CODE_HORIZON_MS)),
-  status: oneOf('NotAuthenticated', 'TemporaryCredentialsReceived', 'Granted', 'RefreshingToken'),
-  polling: boolean,
 };
 
 const BOOKKEEPING_CHECKS: { [K in Exclude<keyof DeviceFlowContext, 'properties'>]: Check } = {
@@ -126,23 +77,22 @@ const BOOKKEEPING_CHECKS: { [K in Exclude<keyof DeviceFlowContext, 'properties'>
 export function contextProblem(context: unknown, savedAt: number): string | null {
   if (!isRecord(context) || !isRecord(context.properties)) return 'context must be an object with properties';
   const { properties, ...bookkeeping } = context;
-  for (const name of SETTINGS) {
+  for (const name of PROPERTY_NAMES) {
     if (!(name in properties)) return `context.properties.${name} is missing`;
-    const problem = settingProblem(name, properties[name]);
+    const problem = storedPropertyProblem(name, properties[name], savedAt);
     if (problem !== null) return `context.properties.${name} ${problem}`;
   }
-  return (
-    membersProblem('context.properties', properties, RESULT_CHECKS, savedAt, SETTINGS) ?? membersProblem('context', bookkeeping, BOOKKEEPING_CHECKS, savedAt)
-  );
+  if (Object.keys(properties).length !== PROPERTY_NAMES.length) return 'context.properties has a member this release does not know';
+  return membersProblem('context', bookkeeping, BOOKKEEPING_CHECKS, savedAt);
 }
 
-function membersProblem(path: string, members: Record<string, unknown>, checks: Record<string, Check>, savedAt: number, known: readonly string[] = []): string | null {
+function membersProblem(path: string, members: Record<string, unknown>, checks: Record<string, Check>, savedAt: number): string | null {
   for (const [name, check] of Object.entries(checks)) {
     if (!(name in members)) return `${path}.${name} is missing`;
     const problem = check(members[name], savedAt);
     if (problem !== null) return `${path}.${name} ${problem}`;
   }
-  const unknown = Object.keys(members).find((name) => !(name in checks) && !known.includes(name));
+  const unknown = Object.keys(members).find((name) => !(name in checks));
   return unknown === undefined ? null : `${path} has a member this release does not know`;
 }
 

@@ -6,7 +6,7 @@
 
 import { DeviceFlowError } from '../errors.js';
 import { extraMembers, readNonEmptyString, readOAuthError, readPositiveSeconds } from './members.js';
-import { hasUnsafeCharacters } from './printable.js';
+import { hasUnsafeCharacters } from '../printable.js';
 import type { ResponseMembers } from './responseBody.js';
 import { serverReportedError } from './serverError.js';
 import { readHttpUrl } from './urls.js';

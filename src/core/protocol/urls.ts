@@ -5,23 +5,36 @@
  */
 
 /**
+ * `value` as an absolute `http:` or `https:` URL without a user name or password, or what is wrong with it, in words
+ * that follow the value's name (`"must be an absolute URL"`). The one place URLs from the application, a server or
+ * the command line are read.
+ *
+ * @see [RFC 3986 §7.6](https://www.rfc-editor.org/rfc/rfc3986#section-7.6) on userinfo that misleads
+ */
+export function parseHttpUrl(value: unknown): URL | string {
+  if (!(typeof value === 'string' || value instanceof URL)) return 'must be a URL';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http: or https: URL';
+  if (hasUserinfo(url)) return 'must not carry a user name or password';
+  return url;
+}
+
+/**
  * The normalised form of `value` if it is an absolute `http:` or `https:` URL without a user name or password,
  * otherwise `null`. Any other scheme (`javascript:`, `data:`, `file:`) is refused: a verification URL is shown to a
  * user, or opened for them. So is userinfo: `https://accounts.example.com@evil.example/device` reads as
  * accounts.example.com and leads to evil.example.
  *
  * @see [RFC 8628 §3.2](https://www.rfc-editor.org/rfc/rfc8628#section-3.2)
- * @see [RFC 3986 §7.6](https://www.rfc-editor.org/rfc/rfc3986#section-7.6) on userinfo that misleads
  */
 export function readHttpUrl(value: unknown): string | null {
-  if (typeof value !== 'string' || value.length === 0) return null;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return null;
-  }
-  return (url.protocol === 'http:' || url.protocol === 'https:') && !hasUserinfo(url) ? url.href : null;
+  const url = typeof value === 'string' && value !== '' ? parseHttpUrl(value) : null;
+  return url instanceof URL ? url.href : null;
 }
 
 /** Whether `url` carries a user name or password (`https://user:password@host/`). */

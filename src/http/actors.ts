@@ -9,20 +9,20 @@ import { type ActorSystem, fromPromise } from 'xstate';
 /** The system an actor runs in (XState's `ActorSystem` of any actors). */
 type AnyActorSystem = ActorSystem<any>;
 import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
-import { DeviceFlowError, isDeviceFlowError } from './errors.js';
-import { type FetchFunction, sendRequest, type RawResponse } from './http/sendRequest.js';
-import { type DeviceAuthorization, parseDeviceAuthorizationResponse } from './protocol/deviceAuthorizationResponse.js';
+import { DeviceFlowError, isDeviceFlowError } from '../core/errors.js';
+import { type FetchFunction, sendRequest, type RawResponse } from './sendRequest.js';
+import { type DeviceAuthorization, parseDeviceAuthorizationResponse } from '../core/protocol/deviceAuthorizationResponse.js';
 import {
   authenticateClient,
   deviceAuthorizationParameters,
   deviceCodeGrantParameters,
   refreshGrantParameters,
   type Stage,
-} from './protocol/requests.js';
-import { MAX_SERVER_DURATION_SECONDS } from './protocol/members.js';
-import { parseResponseBody, type ResponseMembers } from './protocol/responseBody.js';
-import { type PollOutcome, parsePollResponse, parseRefreshResponse, type TokenResponse } from './protocol/tokenResponse.js';
-import { redactErrorMembers, redactSecrets } from './redact.js';
+} from '../core/protocol/requests.js';
+import { MAX_SERVER_DURATION_SECONDS } from '../core/protocol/members.js';
+import { parseResponseBody, type ResponseMembers } from '../core/protocol/responseBody.js';
+import { type PollOutcome, parsePollResponse, parseRefreshResponse, type TokenResponse } from '../core/protocol/tokenResponse.js';
+import { redactErrorMembers, redactSecrets } from '../core/redact.js';
 
 /**
  * A request about to be sent, as the request modifier sees it: change the URL or the headers in place.

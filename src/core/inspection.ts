@@ -5,14 +5,16 @@
  * @module
  */
 
+import { SECRET_PROPERTY_NAMES } from './properties.js';
 import { MIN_REDACTED_LENGTH, REDACTED, redactForms, type SecretForm, secretForms } from './redact.js';
 
-/** Names under which the flow keeps or sends a secret, in its context, its events and its HTTP parameters. */
-const SECRET_MEMBERS = new Set([
-  'token',
+/**
+ * Names under which the flow keeps or sends a secret, in its context, its events and its HTTP parameters: the secret
+ * properties, and the other places secrets travel (the device code, the client secret, the OAuth members).
+ */
+const SECRET_MEMBERS = new Set<string>([
+  ...SECRET_PROPERTY_NAMES,
   'accessToken',
-  'refreshToken',
-  'idToken',
   'deviceCode',
   'clientSecret',
   'clientIdentifierSharedKey',
@@ -24,8 +26,8 @@ const SECRET_MEMBERS = new Set([
   'authorization',
 ]);
 
-/** Emitted events whose `value` is a token. */
-const TOKEN_EVENTS = new Set(['tokenChanged', 'refreshTokenChanged', 'idTokenChanged']);
+/** Emitted events whose `value` is a secret property's. */
+const TOKEN_EVENTS = new Set(SECRET_PROPERTY_NAMES.map((name) => `${name}Changed`));
 
 const MAX_DEPTH = 32;
 

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { DeviceFlowError } from './errors.js';
-import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from './flow.js';
+import { DeviceFlowError } from '../core/errors.js';
+import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../flow/oauth2DeviceAuthorizationFlow.js';
 
 /**
  * What to show the user while the flow waits for them: the members of the device authorization response that the user

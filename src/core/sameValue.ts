@@ -1,32 +1,27 @@
 /**
- * Equality for announced values, so that `…Changed` events fire only on change.
+ * The equality rules of property values, so that `…Changed` events fire only on change. Each property names its rule
+ * in the property table.
  *
  * @module
  */
 
-/**
- * Whether two property values are the same: scope-token lists compare as sets (the order of scope tokens carries no
- * meaning), other objects member by member, everything else with `Object.is`. The comparison keeps its own stack, so
- * no value, however deep, can exhaust the call stack.
- */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (isStringList(a) && isStringList(b)) return sameMembers(a, b);
-  return sameJson(a, b);
+/** Lists whose order matters: the same members in the same order. */
+export function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((member, index) => Object.is(member, b[index]));
 }
 
-function isStringList(value: unknown): value is readonly string[] {
-  return Array.isArray(value) && value.every((member) => typeof member === 'string');
-}
-
-function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+/** Lists whose order carries no meaning (granted scope tokens): the same members, in any order. */
+export function sameSet(a: readonly unknown[], b: readonly unknown[]): boolean {
   const left = new Set(a);
   const right = new Set(b);
   return left.size === right.size && [...left].every((member) => right.has(member));
 }
 
-/** Deep equality of JSON-like values: arrays in order, objects by their own members whatever their order. */
-function sameJson(a: unknown, b: unknown): boolean {
+/**
+ * JSON-like values, member by member: arrays in order, objects whatever the order of their members. The comparison
+ * keeps its own stack, so no value, however deep, can exhaust the call stack.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
   const pending: [unknown, unknown][] = [[a, b]];
   for (let pair = pending.pop(); pair !== undefined; pair = pending.pop()) {
     const [left, right] = pair;

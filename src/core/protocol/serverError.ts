@@ -5,7 +5,7 @@
  */
 
 import { DeviceFlowError, type DeviceFlowErrorCode, isDeviceFlowError, type OAuthErrorFields } from '../errors.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 
 const MAX_DESCRIPTION_IN_MESSAGE = 300;
 

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { isSecureEndpoint } from '../src/protocol/urls.js';
-import type { DeviceFlowContext, FlowProperties } from './types.js';
+import { isSecureEndpoint } from '../core/protocol/urls.js';
+import type { FlowProperties } from '../core/properties.js';
+import type { DeviceFlowContext } from './types.js';
 
 type Endpoints = Pick<FlowProperties, 'authorizationUrl' | 'tokenUrl' | 'allowInsecureHttp'>;
 

@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { DeviceFlowError } from '../src/errors.js';
-import { redactSecrets } from '../src/redact.js';
-import { sameValue } from './sameValue.js';
-import type { DeviceFlowContext, DeviceFlowEmitted, FlowProperties, FlowStatus } from './types.js';
+import type { DeviceFlowError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
+import { type FlowProperties, type FlowStatus, type PropertyName, sameProperty } from '../core/properties.js';
+import type { DeviceFlowContext, DeviceFlowEmitted } from './types.js';
 
 /** The part of `enqueueActions`' `enqueue` that announcements use. */
 export interface Enqueue {
@@ -28,8 +28,8 @@ export function announce(
 ): void {
   let changed: Partial<FlowProperties> | null = null;
   for (const name in changes) {
-    const value = changes[name as keyof FlowProperties];
-    if (value === undefined || sameValue(context.properties[name as keyof FlowProperties], value)) continue;
+    const value = changes[name as PropertyName];
+    if (value === undefined || sameProperty(name as PropertyName, context.properties[name as PropertyName], value as never)) continue;
     ((changed ??= {}) as Record<string, unknown>)[name] = value;
     enqueue.emit({ type: `${name}Changed`, value } as DeviceFlowEmitted);
   }

@@ -1,0 +1,448 @@
+/**
+ * `OAuth2DeviceAuthorizationFlow`: the statechart behind the API of Qt 6.9's `QOAuth2DeviceAuthorizationFlow`. A
+ * façade: the statechart decides, a {@link FlowRunner} runs it and turns what it emits into signals, and each member
+ * here is one of Qt's, a line or two long.
+ *
+ * @module
+ */
+
+import type { Actor, InspectionEvent, Observer } from 'xstate';
+import { DeviceFlowError } from '../core/errors.js';
+import { requirePositiveNumber, requireString } from '../core/optionChecks.js';
+import { type FlowSettingsInput, type FlowStatus, type NonceMode, readSettings, type SettingName } from '../core/properties.js';
+import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from '../http/actors.js';
+import type { FetchFunction } from '../http/sendRequest.js';
+import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
+import { createFlowSnapshot, type DeviceFlowSnapshot } from '../machines/snapshot.js';
+import { type Clock, createPreciseClock } from './clocks.js';
+import type { DeviceFlowSignalName, DeviceFlowSignals } from './delivery.js';
+import { FlowRunner } from './runner.js';
+import { SignalEmitter } from './signals.js';
+
+/**
+ * Options of {@link OAuth2DeviceAuthorizationFlow}: every writable property, plus how the flow's actor runs.
+ *
+ * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) and [§3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4): the requests these options shape
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ * @see [Qt's QAbstractOAuth2](https://doc.qt.io/qt-6/qabstractoauth2.html)
+ */
+export interface DeviceFlowOptions extends FlowSettingsInput {
+  /** The client secret (Qt's `clientIdentifierSharedKey`); empty for a public client. */
+  clientIdentifierSharedKey?: string;
+  /** The `fetch` for every request (mTLS, proxies, test doubles); the global `fetch` by default. */
+  fetch?: FetchFunction;
+  /** Qt's `networkRequestModifier`: changes each request before it is sent. */
+  networkRequestModifier?: RequestModifier | null;
+  /** Qt's `modifyParametersFunction`: changes the form parameters of each request. */
+  modifyParametersFunction?: ParameterModifier | null;
+  /** Milliseconds a request may take, body included; 30 000 by default. */
+  requestTimeout?: number;
+  /** The largest response body accepted, in bytes; 1 MiB by default. */
+  maxResponseBytes?: number;
+  /**
+   * The actor's clock, e.g. XState's `SimulatedClock` in tests. By default, wall-clock timers that never fire early
+   * and do not keep a Node.js process alive once tokens are granted.
+   */
+  clock?: Clock;
+  /** Receives the actor's inspection events (`createActor`'s `inspect` option), e.g. for the Stately inspector. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * A flow saved with {@link OAuth2DeviceAuthorizationFlow.snapshot} (or its JSON text), to resume: the same user code,
+   * expiry and polling interval, waiting only the time that is left. Settings given alongside replace the saved ones.
+   */
+  snapshot?: DeviceFlowSnapshot | string;
+}
+
+/**
+ * The OAuth 2.0 Device Authorization Grant with the API of Qt 6.9's `QOAuth2DeviceAuthorizationFlow`: the same
+ * properties, methods and signals, over an XState statechart that holds all the flow's logic.
+ *
+ * @example
+ * ```ts
+ * const flow = new OAuth2DeviceAuthorizationFlow({
+ *   authorizationUrl: 'https://login.example.com/oauth/device',
+ *   tokenUrl: 'https://login.example.com/oauth/token',
+ *   clientIdentifier: 'my-tv-app',
+ *   requestedScopeTokens: ['openid', 'offline_access'],
+ * });
+ * flow.on('authorizeWithUserCode', (url, code, complete) => showCode(url, code, complete));
+ * flow.on('granted', () => useToken(flow.token));
+ * flow.on('requestFailed', (error) => showError(error.code));
+ * flow.grant();
+ * ```
+ * @see [RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
+export class OAuth2DeviceAuthorizationFlow {
+  readonly #signals = new SignalEmitter<DeviceFlowSignals>();
+  readonly #transport: Transport;
+  readonly #runner: FlowRunner;
+
+  /**
+   * Creates an idle flow with `options` as its properties, or resumes the flow saved in `options.snapshot`.
+   *
+   * @throws {DeviceFlowError} `ClientError` when an option has the wrong type, or when the snapshot is unreadable, of
+   *   another schema version, or does not fit.
+   */
+  constructor(options: DeviceFlowOptions = {}) {
+    // Once tokens are granted only the refresh signal's timer is left: it must not hold a Node.js process open, or a
+    // script that got its token would wait until the token expires.
+    const clock = options.clock ?? createPreciseClock(() => this.#runner.actor.getSnapshot().context.properties.status === 'Granted');
+    this.#transport = transportOptions(options, clock);
+    this.#runner = new FlowRunner(this.#signals, { settings: options, snapshot: options.snapshot, clock, inspect: options.inspect, transport: () => this.#transport });
+  }
+
+  // ── Signals ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Adds a listener for signal `name`; returns the function that removes it. */
+  on<K extends DeviceFlowSignalName>(name: K, listener: (...args: DeviceFlowSignals[K]) => void): () => void {
+    this.#alive();
+    return this.#signals.on(name, listener);
+  }
+
+  // ── Methods ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a new authorization: forgets the previous one (aborting a flow in progress silently, as Qt does), requests
+   * a user code, then polls. Missing endpoints fail at once with `requestFailed('ClientError')`.
+   *
+   * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
+   */
+  grant(): void {
+    this.#send({ type: 'GRANT' });
+  }
+
+  /**
+   * Refreshes the access token with the refresh token. Refused with `requestFailed('ClientError')`, synchronously,
+   * while polling or without a refresh token or token URL; a call while a refresh is in flight does nothing.
+   *
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
+  refreshTokens(): void {
+    this.#send({ type: 'REFRESH' });
+  }
+
+  /**
+   * An alias of {@link refreshTokens}: the public slot of Qt's pre-release 6.9 snapshots, kept for code written against
+   * them (released Qt 6.9 has only `refreshTokens()`).
+   *
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
+  refreshAccessToken(): void {
+    this.refreshTokens();
+  }
+
+  /**
+   * Resumes polling with the user code already out, without a new authorization request; the first poll goes out one
+   * interval later.
+   *
+   * @returns `true` when polling runs (also when it already did); `false` after `requestFailed` with `ClientError`
+   *   (no device code or token URL) or `ExpiredError` (the code expired, or would before the first poll).
+   */
+  startTokenPolling(): boolean {
+    this.#send({ type: 'START_POLLING' });
+    return this.#runner.actor.getSnapshot().context.properties.polling;
+  }
+
+  /** Stops polling, aborting a poll in flight silently; the user code stays, so polling can resume. */
+  stopTokenPolling(): void {
+    this.#send({ type: 'STOP_POLLING' });
+  }
+
+  /**
+   * The flow as plain JSON, to resume later, in this process or another, with
+   * `new OAuth2DeviceAuthorizationFlow({ ...options, snapshot })`.
+   *
+   * The snapshot holds the device code and the tokens: store it like a credential. The client secret is not in it.
+   */
+  snapshot(): DeviceFlowSnapshot {
+    return createFlowSnapshot(this.#runner.actor.getPersistedSnapshot(), this.#transport.now());
+  }
+
+  /**
+   * Stops everything silently: no signal fires afterwards, and no timer, socket or listener keeps the process alive.
+   * Afterwards the getters, `snapshot()` and `toJSON()` read the last values; every other method and every setter
+   * throws a `ClientError`, and `dispose()` does nothing.
+   */
+  dispose(): void {
+    if (this.#runner.stopped) return;
+    this.#signals.clear();
+    this.#runner.stop();
+  }
+
+  // ── Read-only properties ───────────────────────────────────────────────────────────────────────────────────────
+
+  /** Where the flow stands. */
+  get status(): FlowStatus {
+    return this.#runner.read('status');
+  }
+  /** Whether the flow is polling the token endpoint. */
+  get polling(): boolean {
+    return this.#runner.read('polling');
+  }
+  /** The user code to show; empty when none is out. */
+  get userCode(): string {
+    return this.#runner.read('userCode');
+  }
+  /** Where the user enters the code. */
+  get verificationUrl(): URL | null {
+    return this.#runner.read('verificationUrl');
+  }
+  /** The verification URL with the code in it (for a QR code); `null` when the server sent none. */
+  get completeVerificationUrl(): URL | null {
+    return this.#runner.read('completeVerificationUrl');
+  }
+  /** When the user code expires. */
+  get userCodeExpirationAt(): Date | null {
+    return this.#runner.read('userCodeExpirationAt');
+  }
+  /** When the next poll goes out; `null` while not polling. For countdowns. */
+  get nextPollAt(): Date | null {
+    return this.#runner.read('nextPollAt');
+  }
+  /** The ID token, when the `openid` scope was granted. Not validated. */
+  get idToken(): string {
+    return this.#runner.read('idToken');
+  }
+  /** When the access token expires; `null` when the server did not say. */
+  get expirationAt(): Date | null {
+    return this.#runner.read('expirationAt');
+  }
+  /** The granted scope tokens. */
+  get grantedScopeTokens(): readonly string[] {
+    return this.#runner.read('grantedScopeTokens');
+  }
+  /** Non-standard members of the server's responses, e.g. Microsoft's `message`. */
+  get extraTokens(): Readonly<Record<string, unknown>> {
+    return this.#runner.read('extraTokens');
+  }
+
+  // ── Writable properties ────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The device authorization endpoint.
+   *
+   * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
+   */
+  get authorizationUrl(): URL | null {
+    return this.#runner.read('authorizationUrl');
+  }
+  set authorizationUrl(value: string | URL | null) {
+    this.#set('authorizationUrl', value);
+  }
+  /**
+   * The token endpoint, polled with the device code and used for refreshes.
+   *
+   * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)
+   */
+  get tokenUrl(): URL | null {
+    return this.#runner.read('tokenUrl');
+  }
+  set tokenUrl(value: string | URL | null) {
+    this.#set('tokenUrl', value);
+  }
+  /** The `client_id`. */
+  get clientIdentifier(): string {
+    return this.#runner.read('clientIdentifier');
+  }
+  set clientIdentifier(value: string) {
+    this.#set('clientIdentifier', value);
+  }
+  /** The client secret. It is sent to both endpoints, and never to the machine, an error or a log. */
+  get clientIdentifierSharedKey(): string {
+    return this.#transport.clientSecret;
+  }
+  set clientIdentifierSharedKey(value: string) {
+    this.#alive();
+    this.#transport.clientSecret = requireString(value, 'clientIdentifierSharedKey');
+  }
+  /**
+   * How the client authenticates when a secret is set: `client_secret_post` (default), `client_secret_basic` or `none`.
+   *
+   * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
+   */
+  get clientAuthentication(): ClientAuthenticationMethod {
+    return this.#runner.read('clientAuthentication');
+  }
+  set clientAuthentication(value: ClientAuthenticationMethod) {
+    this.#set('clientAuthentication', value);
+  }
+  /**
+   * The scope tokens to request, in the order they are sent; invalid tokens are refused with `ClientError`.
+   *
+   * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
+   */
+  get requestedScopeTokens(): readonly string[] {
+    return this.#runner.read('requestedScopeTokens');
+  }
+  set requestedScopeTokens(value: Iterable<string>) {
+    this.#set('requestedScopeTokens', value);
+  }
+  /** When to send a nonce: `Automatic` (with the `openid` scope), `Enabled` or `Disabled`. */
+  get nonceMode(): NonceMode {
+    return this.#runner.read('nonceMode');
+  }
+  set nonceMode(value: NonceMode) {
+    this.#set('nonceMode', value);
+  }
+  /** The nonce sent with the authorization request; `grant()` generates one when one is needed and this is empty. */
+  get nonce(): string {
+    return this.#runner.read('nonce');
+  }
+  set nonce(value: string) {
+    this.#set('nonce', value);
+  }
+  /** Refresh by itself when `accessTokenAboutToExpire` fires and a refresh token is at hand. */
+  get autoRefresh(): boolean {
+    return this.#runner.read('autoRefresh');
+  }
+  set autoRefresh(value: boolean) {
+    this.#set('autoRefresh', value);
+  }
+  /** Seconds before expiry at which `accessTokenAboutToExpire` fires; 0 lets the flow choose, as Qt's does. */
+  get refreshLeadTime(): number {
+    return this.#runner.read('refreshLeadTime');
+  }
+  set refreshLeadTime(value: number) {
+    this.#set('refreshLeadTime', value);
+  }
+  /** The access token. */
+  get token(): string {
+    return this.#runner.read('token');
+  }
+  set token(value: string) {
+    this.#set('token', value);
+  }
+  /**
+   * The refresh token; kept when a token response omits it.
+   *
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
+  get refreshToken(): string {
+    return this.#runner.read('refreshToken');
+  }
+  set refreshToken(value: string) {
+    this.#set('refreshToken', value);
+  }
+  /** Allow plain `http:` endpoints that are not on this machine (loopback is always allowed). */
+  get allowInsecureHttp(): boolean {
+    return this.#runner.read('allowInsecureHttp');
+  }
+  set allowInsecureHttp(value: boolean) {
+    this.#set('allowInsecureHttp', value);
+  }
+  /**
+   * Transport faults in a row that polling rides out with back-off before failing with `NetworkError`; `null` (the
+   * default) until the code expires, 0 at the first fault, as Qt.
+   *
+   * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+   */
+  get maxConsecutiveFailures(): number | null {
+    return this.#runner.read('maxConsecutiveFailures');
+  }
+  set maxConsecutiveFailures(value: number | null) {
+    this.#set('maxConsecutiveFailures', value);
+  }
+  /**
+   * The `fetch` used for every request; `undefined` for the global one. On Node.js, `createUndiciFetch()` from
+   * `oauth2-device-flow/node` costs half the CPU per poll.
+   */
+  get fetch(): FetchFunction | undefined {
+    return this.#transport.fetch;
+  }
+  set fetch(value: FetchFunction | undefined) {
+    this.#alive();
+    this.#transport.fetch = value;
+  }
+  /** Changes each request before it is sent (Qt's `networkRequestModifier`). */
+  get networkRequestModifier(): RequestModifier | null {
+    return this.#transport.requestModifier ?? null;
+  }
+  set networkRequestModifier(value: RequestModifier | null) {
+    this.#alive();
+    this.#transport.requestModifier = value ?? undefined;
+  }
+  /** Changes the form parameters of each request (Qt's `modifyParametersFunction`). */
+  get modifyParametersFunction(): ParameterModifier | null {
+    return this.#transport.parameterModifier ?? null;
+  }
+  set modifyParametersFunction(value: ParameterModifier | null) {
+    this.#alive();
+    this.#transport.parameterModifier = value ?? undefined;
+  }
+  /** Milliseconds a request may take, body included. */
+  get requestTimeout(): number {
+    return this.#transport.requestTimeout;
+  }
+  set requestTimeout(value: number) {
+    this.#alive();
+    this.#transport.requestTimeout = requirePositiveNumber(value, 'requestTimeout');
+  }
+  /** The largest response body accepted, in bytes. */
+  get maxResponseBytes(): number {
+    return this.#transport.maxResponseBytes;
+  }
+  set maxResponseBytes(value: number) {
+    this.#alive();
+    this.#transport.maxResponseBytes = requirePositiveNumber(value, 'maxResponseBytes');
+  }
+
+  /** A summary without secrets: what `JSON.stringify(flow)` writes. */
+  toJSON(): Record<string, unknown> {
+    return {
+      status: this.status,
+      polling: this.polling,
+      userCode: this.userCode,
+      verificationUrl: this.verificationUrl?.href ?? null,
+      userCodeExpirationAt: this.userCodeExpirationAt?.toISOString() ?? null,
+      expirationAt: this.expirationAt?.toISOString() ?? null,
+      grantedScopeTokens: this.grantedScopeTokens,
+      hasToken: this.token !== '',
+      hasRefreshToken: this.refreshToken !== '',
+      hasIdToken: this.idToken !== '',
+    };
+  }
+
+  /** What `console.log(flow)` and `util.inspect(flow)` show in Node.js: the same summary without secrets. */
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    return `OAuth2DeviceAuthorizationFlow ${inspect(this.toJSON(), options)}`;
+  }
+
+  /** The running actor, for inspection and advanced use; prefer the class API for driving the flow. */
+  get actor(): Actor<DeviceAuthorizationMachine> {
+    return this.#runner.actor;
+  }
+
+  // ── Plumbing ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+  #alive(): void {
+    if (this.#runner.stopped) throw new DeviceFlowError('ClientError', 'The flow was disposed');
+  }
+
+  #send(event: { type: 'GRANT' | 'REFRESH' | 'START_POLLING' | 'STOP_POLLING' }): void {
+    this.#alive();
+    this.#runner.send(event);
+  }
+
+  #set<K extends SettingName>(name: K, value: FlowSettingsInput[K]): void {
+    this.#alive();
+    this.#runner.send({ type: 'UPDATE', settings: readSettings({ [name]: value }) });
+  }
+}
+
+type Transport = TransportOptions & { clientSecret: string; requestTimeout: number; maxResponseBytes: number; now: () => number };
+
+/** The options the flow's requests read, checked; the class's setters change them in place. */
+function transportOptions(options: DeviceFlowOptions, clock: Clock): Transport {
+  return {
+    // The services check the code's expiry on the same clock as the statechart.
+    now: typeof clock.now === 'function' ? () => clock.now!() : Date.now,
+    fetch: options.fetch,
+    clientSecret: requireString(options.clientIdentifierSharedKey ?? '', 'clientIdentifierSharedKey'),
+    requestModifier: options.networkRequestModifier ?? undefined,
+    parameterModifier: options.modifyParametersFunction ?? undefined,
+    requestTimeout: requirePositiveNumber(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeout'),
+    maxResponseBytes: requirePositiveNumber(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes'),
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * The OAuth 2.0 Device Authorization Grant as a statechart.
+ *
+ * ```
+ * idle ─GRANT─▶ authorizing ─▶ awaitingUser ─▶ granted ⇄ refreshing
+ *                    │          ├ userCode: valid ─▶ expired
+ *                    │          └ poller:   waiting ⇄ requesting, stopped
+ *                    └────────────────┴──────────▶ failed (authorization | polling | refresh)
+ * ```
+ *
+ * The chart is pure: HTTP happens in the three named actors, which are placeholders here and are filled in with
+ * `machine.provide({ actors })` (the package's `createDeviceAuthorizationMachine()` does so). Time comes from the
+ * actor's clock, every wait is a delayed transition whose delay is derived from an absolute timestamp in the context,
+ * and every property change is announced with an emitted `…Changed` event in Qt's order.
+ *
+ * @module
+ * @see [RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)
+ */
+
+import { and } from 'xstate';
+import type { FlowStatus } from '../core/properties.js';
+import type { FailureReport } from './announcements.js';
+import { awaitingUser, startPollingTransitions } from './awaitingUser.js';
+import { grantProblem, refreshProblem } from './preconditions.js';
+import { clientRequest, deviceFlowSetup, expiryReport, failureOf, initialContext, nonceIsSent, refusal, refusalFor } from './setup.js';
+import type { DeviceFlowEvent } from './types.js';
+
+/** `report`, with the status to announce before `requestFailed`. */
+function reportingStatus<Args>(report: (args: Args) => FailureReport, status: FlowStatus) {
+  return (args: Args): FailureReport => ({ ...report(args), status });
+}
+
+/**
+ * A failed refresh, as Qt ends one: back to `granted` while an access token is there, to `failed.refresh` otherwise,
+ * the status announced before `requestFailed`.
+ */
+function refreshFailed<Args>(report: (args: Args) => FailureReport) {
+  return [
+    { guard: 'hasAccessToken', target: 'granted', actions: { type: 'reportFailure', params: reportingStatus(report, 'Granted') } } as const,
+    { target: 'failed.refresh', actions: { type: 'reportFailure', params: reportingStatus(report, 'NotAuthenticated') } } as const,
+  ];
+}
+
+/** The error a `FAIL` event carries. */
+function failed({ event }: { event: DeviceFlowEvent }): FailureReport {
+  return { error: (event as Extract<DeviceFlowEvent, { type: 'FAIL' }>).error };
+}
+
+/**
+ * The device authorization statechart, with placeholder actors. Provide the three actors (`requestDeviceAuthorization`,
+ * `pollToken`, `refreshTokens`) with `provide()`, or use `createDeviceAuthorizationMachine()`, which provides the
+ * package's HTTP implementations.
+ *
+ * @see [RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)
+ */
+export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
+  id: 'deviceAuthorization',
+  context: ({ input }) => initialContext(input),
+  initial: 'idle',
+  on: {
+    GRANT: [
+      {
+        guard: 'grantBlocked',
+        target: '.failed.authorization',
+        actions: ['resetAuthorization', { type: 'reportFailure', params: refusalFor(grantProblem) }],
+      },
+      { target: '.authorizing', reenter: true, actions: ['resetAuthorization', 'prepareNonce'] },
+    ],
+    REFRESH: [
+      { guard: 'refreshBlocked', actions: { type: 'reportFailure', params: refusalFor(refreshProblem) } },
+      { target: '.refreshing', actions: { type: 'announce', params: { status: 'RefreshingToken' } } },
+    ],
+    START_POLLING: startPollingTransitions('#deviceAuthorization.awaitingUser.poller.starting'),
+    UPDATE: { actions: { type: 'announce', params: ({ event }) => event.settings } },
+    // In a state with nothing in progress, an unexpected failure is reported and the state kept.
+    FAIL: { actions: { type: 'reportFailure', params: failed } },
+  },
+  states: {
+    idle: {},
+
+    authorizing: {
+      invoke: {
+        id: 'requestDeviceAuthorization',
+        src: 'requestDeviceAuthorization',
+        input: ({ context }) => ({
+          ...clientRequest(context, context.properties.authorizationUrl),
+          scope: context.properties.requestedScopeTokens,
+          nonce: nonceIsSent(context) ? context.properties.nonce : null,
+        }),
+        onDone: [
+          {
+            guard: { type: 'expiresBeforeFirstPoll', params: ({ event }) => event.output },
+            target: 'failed.authorization',
+            actions: { type: 'reportFailure', params: expiryReport },
+          },
+          { target: 'awaitingUser', actions: { type: 'acceptAuthorization', params: ({ event }) => event.output } },
+        ],
+        onError: { target: 'failed.authorization', actions: { type: 'reportFailure', params: failureOf } },
+      },
+      on: {
+        // Restored without its request (see readFlowSnapshot): send it again, checked against the settings in force now.
+        RESUME: [
+          { guard: 'grantBlocked', target: 'failed.authorization', actions: { type: 'reportFailure', params: refusalFor(grantProblem) } },
+          { target: 'authorizing', reenter: true },
+        ],
+        REFRESH: { actions: { type: 'reportFailure', params: refusal('Cannot refresh while a device authorization request is in flight') } },
+        START_POLLING: { actions: { type: 'reportFailure', params: refusal('No device code to poll with yet: the device authorization request is in flight') } },
+        FAIL: { target: 'failed.authorization', actions: { type: 'reportFailure', params: failed } },
+      },
+    },
+
+    awaitingUser,
+
+    granted: {
+      initial: 'refreshScheduled',
+      states: {
+        refreshScheduled: {
+          entry: 'armRefreshCheckpoint',
+          always: { guard: 'noRefreshScheduled', target: 'refreshUnscheduled' },
+          after: {
+            untilRefreshCheckpoint: [
+              { guard: 'checkpointBeforeRefresh', target: 'refreshScheduled', reenter: true },
+              { target: 'refreshUnscheduled', actions: 'announceTokenAboutToExpire' },
+            ],
+          },
+          on: { RESUME: { target: 'refreshScheduled', reenter: true } },
+        },
+        refreshUnscheduled: {},
+      },
+      on: {
+        UPDATE: [
+          {
+            guard: 'refreshLeadTimeChanges',
+            target: '.refreshScheduled',
+            reenter: true,
+            actions: [{ type: 'announce', params: ({ event }) => event.settings }, 'rescheduleRefreshClientSide'],
+          },
+          { actions: { type: 'announce', params: ({ event }) => event.settings } },
+        ],
+      },
+    },
+
+    refreshing: {
+      invoke: {
+        id: 'refreshTokens',
+        src: 'refreshTokens',
+        input: ({ context }) => ({
+          ...clientRequest(context, context.properties.tokenUrl),
+          refreshToken: context.properties.refreshToken,
+          requestedScopeTokens: context.properties.requestedScopeTokens,
+        }),
+        onDone: { target: 'granted', actions: { type: 'acceptTokens', params: ({ event }) => ({ tokens: event.output, isRefresh: true }) } },
+        onError: refreshFailed(failureOf),
+      },
+      on: {
+        // A refresh is in flight: calls while it runs do nothing, as in Qt.
+        REFRESH: {},
+        // Restored without its request (see readFlowSnapshot): send it again, checked against the settings in force now.
+        RESUME: [
+          {
+            guard: and(['refreshBlocked', 'hasAccessToken']),
+            target: 'granted',
+            actions: { type: 'reportFailure', params: reportingStatus(refusalFor(refreshProblem), 'Granted') },
+          },
+          { guard: 'refreshBlocked', target: 'failed.refresh', actions: { type: 'reportFailure', params: reportingStatus(refusalFor(refreshProblem), 'NotAuthenticated') } },
+          { target: 'refreshing', reenter: true },
+        ],
+        START_POLLING: { actions: { type: 'reportFailure', params: refusal('Cannot poll while a refresh request is in flight') } },
+        // As a failed refresh request: the access token, if any, stays usable.
+        FAIL: refreshFailed(failed),
+      },
+    },
+
+    failed: {
+      initial: 'authorization',
+      states: {
+        authorization: {},
+        polling: {},
+        refresh: {},
+      },
+    },
+  },
+});
+
+/**
+ * The type of {@link deviceAuthorizationChart} and of every machine made from it with `provide()`.
+ *
+ * @see [XState machines](https://stately.ai/docs/machines)
+ */
+export type DeviceAuthorizationMachine = typeof deviceAuthorizationChart;
