@@ -18,17 +18,7 @@ export { deviceAuthorizationChart } from './machines/deviceAuthorization.js';
 export type { DeviceAuthorizationMachine } from './machines/deviceAuthorization.js';
 export { restartFailedFlowActor, startFlowActor } from './machines/startFlowActor.js';
 export type { StartFlowActorOptions } from './machines/startFlowActor.js';
-export type {
-  ClientRequest,
-  DeviceAuthorizationRequest,
-  DeviceFlowContext,
-  DeviceFlowEmitted,
-  DeviceFlowEvent,
-  DeviceFlowInput,
-  DeviceTokenRequest,
-  PropertyChangedEvent,
-  RefreshTokenRequest,
-} from './machines/types.js';
+export type * from './machines/types.js';
 export { PROPERTIES } from './core/properties.js';
 export type { Declaration, FlowProperties, FlowResults, FlowSettings, FlowSettingsInput, FlowStatus, Kind, NonceMode, PropertyName, SettingName, ShownProperties } from './core/properties.js';
 

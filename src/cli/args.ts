@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
 import { findInvalidScopeToken } from '../core/protocol/scope.js';
-import { isSecureEndpoint, parseHttpUrl } from '../core/protocol/urls.js';
+import { isSecureEndpoint, parseHttpUrl, plainHttpProblem } from '../core/protocol/urls.js';
 import { isProviderName, PRESETS, type ProviderName } from './presets.js';
 
 /** A mistake on the command line. */
@@ -167,7 +167,7 @@ function plainUrls(server: ServerChoice): [string, string][] {
 
 /** The one-line refusal of a plain-http URL. */
 export function insecureMessage(what: string, url: string): string {
-  return `${what} ${new URL(url).origin} is not https: the device code and tokens would travel in clear text; use https, or add --allow-insecure-http`;
+  return `${what} ${plainHttpProblem(url)}; use https, or add --allow-insecure-http`;
 }
 
 function outputOptions(values: Values): OutputOptions {

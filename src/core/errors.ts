@@ -80,16 +80,17 @@ export interface DeviceFlowErrorData extends OAuthErrorFields {
 export class DeviceFlowError extends Error {
   /** Why the request failed. */
   readonly code: DeviceFlowErrorCode;
+  // Declared, not defined: an error carries only the fields that were set.
   /** The server's `error` member, when the server sent one. */
-  readonly error?: string;
+  declare readonly error?: string;
   /** The server's `error_description` member. */
-  readonly errorDescription?: string;
+  declare readonly errorDescription?: string;
   /** The server's `error_uri` member. */
-  readonly errorUri?: string;
+  declare readonly errorUri?: string;
   /** The HTTP status of the response, when there was one. */
-  readonly status?: number;
+  declare readonly status?: number;
   /** The server's `Retry-After`, in seconds, on a 429 or 503 answer. */
-  readonly retryAfter?: number;
+  declare readonly retryAfter?: number;
 
   /**
    * @param code What went wrong, the stable value to `switch` on.
@@ -101,11 +102,7 @@ export class DeviceFlowError extends Error {
     super(message, options);
     this.name = 'DeviceFlowError';
     this.code = code;
-    if (fields.error !== undefined) this.error = fields.error;
-    if (fields.errorDescription !== undefined) this.errorDescription = fields.errorDescription;
-    if (fields.errorUri !== undefined) this.errorUri = fields.errorUri;
-    if (fields.status !== undefined) this.status = fields.status;
-    if (fields.retryAfter !== undefined) this.retryAfter = fields.retryAfter;
+    Object.assign(this, setFields(fields));
   }
 
   /** Rebuilds an error from its plain-data form. */
@@ -116,13 +113,7 @@ export class DeviceFlowError extends Error {
 
   /** The plain-data form; also what `JSON.stringify` writes. */
   toData(): DeviceFlowErrorData {
-    const data: DeviceFlowErrorData = { code: this.code, message: this.message };
-    if (this.error !== undefined) data.error = this.error;
-    if (this.errorDescription !== undefined) data.errorDescription = this.errorDescription;
-    if (this.errorUri !== undefined) data.errorUri = this.errorUri;
-    if (this.status !== undefined) data.status = this.status;
-    if (this.retryAfter !== undefined) data.retryAfter = this.retryAfter;
-    return data;
+    return { code: this.code, message: this.message, ...setFields(this) };
   }
 
   /** What `JSON.stringify` writes: {@link DeviceFlowError.toData}. */
@@ -130,6 +121,19 @@ export class DeviceFlowError extends Error {
     return this.toData();
   }
 }
+
+/** The names of {@link OAuthErrorFields}. */
+const FIELD_NAMES = ['error', 'errorDescription', 'errorUri', 'status', 'retryAfter'] as const satisfies readonly (keyof OAuthErrorFields)[];
+
+/** The fields of `source` that are set, as plain data. */
+function setFields(source: OAuthErrorFields): OAuthErrorFields {
+  const fields: Record<string, unknown> = {};
+  for (const name of FIELD_NAMES) if (source[name] !== undefined) fields[name] = source[name];
+  return fields as OAuthErrorFields;
+}
+
+/** The message of every `ExpiredError`: the flow's own, at the code's expiry, and the server's `expired_token`. */
+export const USER_CODE_EXPIRED = 'The user code expired before the user completed the authorization';
 
 /**
  * Whether `value` is a {@link DeviceFlowError}, also across realms and bundle copies, where `instanceof` fails: an

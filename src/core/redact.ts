@@ -126,12 +126,9 @@ function replaceAlone(text: string, secret: string): string {
 export function redactSecrets(error: DeviceFlowError, secrets: readonly string[]): DeviceFlowError {
   const forms = secretForms(secrets);
   const { code, message, ...fields } = error.toData();
-  const redactedFields = {
-    ...fields,
-    ...(fields.error === undefined ? {} : { error: redactForms(fields.error, forms) }),
-    ...(fields.errorDescription === undefined ? {} : { errorDescription: redactForms(fields.errorDescription, forms) }),
-    ...(fields.errorUri === undefined ? {} : { errorUri: redactForms(fields.errorUri, forms) }),
-  };
+  // The server's free text: where an echoed secret can stand.
+  const text = (value: string | undefined) => (value === undefined ? undefined : redactForms(value, forms));
+  const redactedFields = { ...fields, error: text(fields.error), errorDescription: text(fields.errorDescription), errorUri: text(fields.errorUri) };
   const copy = new DeviceFlowError(code, redactForms(message, forms), redactedFields, error.cause === undefined ? undefined : { cause: sanitizeCause(error.cause, forms) });
   if (error.stack !== undefined) copy.stack = redactForms(error.stack, forms);
   return copy;

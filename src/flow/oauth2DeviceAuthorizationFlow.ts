@@ -9,7 +9,7 @@
 import type { Actor, InspectionEvent, Observer } from 'xstate';
 import { DeviceFlowError } from '../core/errors.js';
 import { requirePositiveNumber, requireString } from '../core/optionChecks.js';
-import { type FlowSettingsInput, type FlowStatus, type NonceMode, readSettings, type SettingName } from '../core/properties.js';
+import { type FlowSettingsInput, type FlowStatus, type NonceMode, PROPERTIES, PROPERTY_NAMES, readSettings, type SettingName } from '../core/properties.js';
 import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from '../http/actors.js';
 import type { FetchFunction } from '../http/sendRequest.js';
@@ -54,6 +54,9 @@ export interface DeviceFlowOptions extends FlowSettingsInput {
   snapshot?: DeviceFlowSnapshot | string;
 }
 
+/** Whether the first flow has given the class its property accessors. */
+let accessorsDefined = false;
+
 /**
  * The OAuth 2.0 Device Authorization Grant with the API of Qt 6.9's `QOAuth2DeviceAuthorizationFlow`: the same
  * properties, methods and signals, over an XState statechart that holds all the flow's logic.
@@ -86,11 +89,33 @@ export class OAuth2DeviceAuthorizationFlow {
    *   another schema version, or does not fit.
    */
   constructor(options: DeviceFlowOptions = {}) {
+    if (!accessorsDefined) OAuth2DeviceAuthorizationFlow.#defineProperties();
     // Once tokens are granted only the refresh signal's timer is left: it must not hold a Node.js process open, or a
     // script that got its token would wait until the token expires.
     const clock = options.clock ?? createPreciseClock(() => this.#runner.actor.getSnapshot().context.properties.status === 'Granted');
     this.#transport = transportOptions(options, clock);
     this.#runner = new FlowRunner(this.#signals, { settings: options, snapshot: options.snapshot, clock, inspect: options.inspect, transport: () => this.#transport });
+  }
+
+  /**
+   * Gives the class an accessor for each property of the statechart, declared with its documentation in the interface
+   * below. Done by the first constructor, not as the class is defined, so that bundles that never create a flow can
+   * drop the class.
+   */
+  static #defineProperties(): void {
+    accessorsDefined = true;
+    for (const name of PROPERTY_NAMES) {
+      const setter = function (this: OAuth2DeviceAuthorizationFlow, value: unknown) {
+        this.#set(name as SettingName, value as never);
+      };
+      Object.defineProperty(OAuth2DeviceAuthorizationFlow.prototype, name, {
+        get(this: OAuth2DeviceAuthorizationFlow) {
+          return this.#runner.read(name);
+        },
+        ...(PROPERTIES[name].writable ? { set: setter } : {}),
+        configurable: true,
+      });
+    }
   }
 
   // ── Signals ────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -171,84 +196,8 @@ export class OAuth2DeviceAuthorizationFlow {
     this.#runner.stop();
   }
 
-  // ── Read-only properties ───────────────────────────────────────────────────────────────────────────────────────
+  // ── Transport options: what every request reads, kept out of the statechart ───────────────────────────────────────
 
-  /** Where the flow stands. */
-  get status(): FlowStatus {
-    return this.#runner.read('status');
-  }
-  /** Whether the flow is polling the token endpoint. */
-  get polling(): boolean {
-    return this.#runner.read('polling');
-  }
-  /** The user code to show; empty when none is out. */
-  get userCode(): string {
-    return this.#runner.read('userCode');
-  }
-  /** Where the user enters the code. */
-  get verificationUrl(): URL | null {
-    return this.#runner.read('verificationUrl');
-  }
-  /** The verification URL with the code in it (for a QR code); `null` when the server sent none. */
-  get completeVerificationUrl(): URL | null {
-    return this.#runner.read('completeVerificationUrl');
-  }
-  /** When the user code expires. */
-  get userCodeExpirationAt(): Date | null {
-    return this.#runner.read('userCodeExpirationAt');
-  }
-  /** When the next poll goes out; `null` while not polling. For countdowns. */
-  get nextPollAt(): Date | null {
-    return this.#runner.read('nextPollAt');
-  }
-  /** The ID token, when the `openid` scope was granted. Not validated. */
-  get idToken(): string {
-    return this.#runner.read('idToken');
-  }
-  /** When the access token expires; `null` when the server did not say. */
-  get expirationAt(): Date | null {
-    return this.#runner.read('expirationAt');
-  }
-  /** The granted scope tokens. */
-  get grantedScopeTokens(): readonly string[] {
-    return this.#runner.read('grantedScopeTokens');
-  }
-  /** Non-standard members of the server's responses, e.g. Microsoft's `message`. */
-  get extraTokens(): Readonly<Record<string, unknown>> {
-    return this.#runner.read('extraTokens');
-  }
-
-  // ── Writable properties ────────────────────────────────────────────────────────────────────────────────────────
-
-  /**
-   * The device authorization endpoint.
-   *
-   * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
-   */
-  get authorizationUrl(): URL | null {
-    return this.#runner.read('authorizationUrl');
-  }
-  set authorizationUrl(value: string | URL | null) {
-    this.#set('authorizationUrl', value);
-  }
-  /**
-   * The token endpoint, polled with the device code and used for refreshes.
-   *
-   * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)
-   */
-  get tokenUrl(): URL | null {
-    return this.#runner.read('tokenUrl');
-  }
-  set tokenUrl(value: string | URL | null) {
-    this.#set('tokenUrl', value);
-  }
-  /** The `client_id`. */
-  get clientIdentifier(): string {
-    return this.#runner.read('clientIdentifier');
-  }
-  set clientIdentifier(value: string) {
-    this.#set('clientIdentifier', value);
-  }
   /** The client secret. It is sent to both endpoints, and never to the machine, an error or a log. */
   get clientIdentifierSharedKey(): string {
     return this.#transport.clientSecret;
@@ -256,93 +205,6 @@ export class OAuth2DeviceAuthorizationFlow {
   set clientIdentifierSharedKey(value: string) {
     this.#alive();
     this.#transport.clientSecret = requireString(value, 'clientIdentifierSharedKey');
-  }
-  /**
-   * How the client authenticates when a secret is set: `client_secret_post` (default), `client_secret_basic` or `none`.
-   *
-   * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
-   */
-  get clientAuthentication(): ClientAuthenticationMethod {
-    return this.#runner.read('clientAuthentication');
-  }
-  set clientAuthentication(value: ClientAuthenticationMethod) {
-    this.#set('clientAuthentication', value);
-  }
-  /**
-   * The scope tokens to request, in the order they are sent; invalid tokens are refused with `ClientError`.
-   *
-   * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
-   */
-  get requestedScopeTokens(): readonly string[] {
-    return this.#runner.read('requestedScopeTokens');
-  }
-  set requestedScopeTokens(value: Iterable<string>) {
-    this.#set('requestedScopeTokens', value);
-  }
-  /** When to send a nonce: `Automatic` (with the `openid` scope), `Enabled` or `Disabled`. */
-  get nonceMode(): NonceMode {
-    return this.#runner.read('nonceMode');
-  }
-  set nonceMode(value: NonceMode) {
-    this.#set('nonceMode', value);
-  }
-  /** The nonce sent with the authorization request; `grant()` generates one when one is needed and this is empty. */
-  get nonce(): string {
-    return this.#runner.read('nonce');
-  }
-  set nonce(value: string) {
-    this.#set('nonce', value);
-  }
-  /** Refresh by itself when `accessTokenAboutToExpire` fires and a refresh token is at hand. */
-  get autoRefresh(): boolean {
-    return this.#runner.read('autoRefresh');
-  }
-  set autoRefresh(value: boolean) {
-    this.#set('autoRefresh', value);
-  }
-  /** Seconds before expiry at which `accessTokenAboutToExpire` fires; 0 lets the flow choose, as Qt's does. */
-  get refreshLeadTime(): number {
-    return this.#runner.read('refreshLeadTime');
-  }
-  set refreshLeadTime(value: number) {
-    this.#set('refreshLeadTime', value);
-  }
-  /** The access token. */
-  get token(): string {
-    return this.#runner.read('token');
-  }
-  set token(value: string) {
-    this.#set('token', value);
-  }
-  /**
-   * The refresh token; kept when a token response omits it.
-   *
-   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
-   */
-  get refreshToken(): string {
-    return this.#runner.read('refreshToken');
-  }
-  set refreshToken(value: string) {
-    this.#set('refreshToken', value);
-  }
-  /** Allow plain `http:` endpoints that are not on this machine (loopback is always allowed). */
-  get allowInsecureHttp(): boolean {
-    return this.#runner.read('allowInsecureHttp');
-  }
-  set allowInsecureHttp(value: boolean) {
-    this.#set('allowInsecureHttp', value);
-  }
-  /**
-   * Transport faults in a row that polling rides out with back-off before failing with `NetworkError`; `null` (the
-   * default) until the code expires, 0 at the first fault, as Qt.
-   *
-   * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
-   */
-  get maxConsecutiveFailures(): number | null {
-    return this.#runner.read('maxConsecutiveFailures');
-  }
-  set maxConsecutiveFailures(value: number | null) {
-    this.#set('maxConsecutiveFailures', value);
   }
   /**
    * The `fetch` used for every request; `undefined` for the global one. On Node.js, `createUndiciFetch()` from
@@ -445,4 +307,90 @@ function transportOptions(options: DeviceFlowOptions, clock: Clock): Transport {
     requestTimeout: requirePositiveNumber(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeout'),
     maxResponseBytes: requirePositiveNumber(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes'),
   };
+}
+
+/**
+ * The properties of {@link OAuth2DeviceAuthorizationFlow} that the statechart holds (see `PROPERTIES`): read as last
+ * announced, so that inside a listener they read as they did when its signal was emitted; the writable ones are
+ * checked and set as one step of the statechart, announcing the change.
+ *
+ * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
+ */
+export interface OAuth2DeviceAuthorizationFlow {
+  /** Where the flow stands. */
+  readonly status: FlowStatus;
+  /** Whether the flow is polling the token endpoint. */
+  readonly polling: boolean;
+  /** The user code to show; empty when none is out. */
+  readonly userCode: string;
+  /** Where the user enters the code. */
+  readonly verificationUrl: URL | null;
+  /** The verification URL with the code in it (for a QR code); `null` when the server sent none. */
+  readonly completeVerificationUrl: URL | null;
+  /** When the user code expires. */
+  readonly userCodeExpirationAt: Date | null;
+  /** When the next poll goes out; `null` while not polling. For countdowns. */
+  readonly nextPollAt: Date | null;
+  /** The ID token, when the `openid` scope was granted. Not validated. */
+  readonly idToken: string;
+  /** When the access token expires; `null` when the server did not say. */
+  readonly expirationAt: Date | null;
+  /** The granted scope tokens. */
+  readonly grantedScopeTokens: readonly string[];
+  /** Non-standard members of the server's responses, e.g. Microsoft's `message`. */
+  readonly extraTokens: Readonly<Record<string, unknown>>;
+  /**
+   * The device authorization endpoint.
+   *
+   * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1)
+   */
+  get authorizationUrl(): URL | null;
+  set authorizationUrl(value: string | URL | null);
+  /**
+   * The token endpoint, polled with the device code and used for refreshes.
+   *
+   * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)
+   */
+  get tokenUrl(): URL | null;
+  set tokenUrl(value: string | URL | null);
+  /** The `client_id`. */
+  clientIdentifier: string;
+  /**
+   * How the client authenticates when a secret is set: `client_secret_post` (default), `client_secret_basic` or `none`.
+   *
+   * @see [RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)
+   */
+  clientAuthentication: ClientAuthenticationMethod;
+  /**
+   * The scope tokens to request, in the order they are sent; invalid tokens are refused with `ClientError`.
+   *
+   * @see [RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)
+   */
+  get requestedScopeTokens(): readonly string[];
+  set requestedScopeTokens(value: Iterable<string>);
+  /** When to send a nonce: `Automatic` (with the `openid` scope), `Enabled` or `Disabled`. */
+  nonceMode: NonceMode;
+  /** The nonce sent with the authorization request; `grant()` generates one when one is needed and this is empty. */
+  nonce: string;
+  /** Refresh by itself when `accessTokenAboutToExpire` fires and a refresh token is at hand. */
+  autoRefresh: boolean;
+  /** Seconds before expiry at which `accessTokenAboutToExpire` fires; 0 lets the flow choose, as Qt's does. */
+  refreshLeadTime: number;
+  /** The access token. */
+  token: string;
+  /**
+   * The refresh token; kept when a token response omits it.
+   *
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
+  refreshToken: string;
+  /** Allow plain `http:` endpoints that are not on this machine (loopback is always allowed). */
+  allowInsecureHttp: boolean;
+  /**
+   * Transport faults in a row that polling rides out with back-off before failing with `NetworkError`; `null` (the
+   * default) until the code expires, 0 at the first fault, as Qt.
+   *
+   * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+   */
+  maxConsecutiveFailures: number | null;
 }

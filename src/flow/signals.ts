@@ -55,10 +55,6 @@ export class SignalEmitter<Signals extends SignalMap<Signals>> {
     }
   }
 
-  /** Whether `name` has listeners. */
-  has(name: keyof Signals): boolean {
-    return (this.#listeners.get(name)?.size ?? 0) > 0;
-  }
 
   /** Removes every listener, also from an emission under way. */
   clear(): void {

@@ -9,7 +9,7 @@ import { type ActorSystem, fromPromise } from 'xstate';
 /** The system an actor runs in (XState's `ActorSystem` of any actors). */
 type AnyActorSystem = ActorSystem<any>;
 import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
-import { DeviceFlowError, isDeviceFlowError } from '../core/errors.js';
+import { DeviceFlowError, isDeviceFlowError, USER_CODE_EXPIRED } from '../core/errors.js';
 import { type FetchFunction, sendRequest, type RawResponse } from './sendRequest.js';
 import { type DeviceAuthorization, parseDeviceAuthorizationResponse } from '../core/protocol/deviceAuthorizationResponse.js';
 import {
@@ -137,7 +137,7 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
     const now = settings.now ?? Date.now;
     // A snapshot restored after the expiry re-runs the poll that was in flight: it must not go out.
     if (request.notAfter != null && now() >= request.notAfter) {
-      throw new DeviceFlowError('ExpiredError', 'The user code expired before the user completed the authorization');
+      throw new DeviceFlowError('ExpiredError', USER_CODE_EXPIRED);
     }
     try {
       if (settings.parameterModifier) await settings.parameterModifier(request.stage, request.parameters);

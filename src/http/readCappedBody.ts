@@ -30,7 +30,7 @@ export async function readCappedBody(body: ReadableStream<Uint8Array> | null, ma
 
 /** The error for a response body over `maxBytes`. */
 export function bodyTooLarge(maxBytes: number, status?: number): DeviceFlowError {
-  return new DeviceFlowError('ServerError', `The server sent a response body larger than ${maxBytes} bytes`, status === undefined ? {} : { status });
+  return new DeviceFlowError('ServerError', `The server sent a response body larger than ${maxBytes} bytes`, { status });
 }
 
 /** `chunks`, `size` bytes in all, as one array. */

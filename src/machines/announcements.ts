@@ -49,7 +49,7 @@ export function redactKnownSecrets(error: DeviceFlowError, context: DeviceFlowCo
   return redactSecrets(error, [context.properties.token, context.properties.refreshToken, context.properties.idToken, context.deviceCode]);
 }
 
-/** What to report about a failure: the error, and the status to announce before `requestFailed` (Qt §4.4). */
+/** What to report about a failure: the error, and the status to announce before `requestFailed` (docs/qt-behaviour.md, "Refresh"). */
 export interface FailureReport {
   error: DeviceFlowError;
   status?: FlowStatus;
@@ -65,6 +65,6 @@ export function reportFailure(enqueue: Enqueue, context: DeviceFlowContext, repo
   if (error.error !== undefined) {
     enqueue.emit({ type: 'serverReportedErrorOccurred', error: error.error, errorDescription: error.errorDescription ?? '', uri: error.errorUri ?? null });
   }
-  announce(enqueue, context, status === undefined ? {} : { status }, { lastError: error.toData() });
+  announce(enqueue, context, { status }, { lastError: error.toData() });
   enqueue.emit({ type: 'requestFailed', error });
 }

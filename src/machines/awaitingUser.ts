@@ -13,7 +13,7 @@
 import { raise, stateIn } from 'xstate';
 import type { PollOutcome } from '../core/protocol/tokenResponse.js';
 import { pollingProblem } from './preconditions.js';
-import { clientRequest, deviceFlowSetup, expiryOrOutageReport, expiryReport, failureOf, refusal, refusalFor } from './setup.js';
+import { deviceFlowSetup, expiryOrOutageReport, expiryReport, failureOf, refusal, refusalFor, requestInput } from './setup.js';
 
 /** While polling runs, a refresh would be a second request to the token endpoint. */
 const refuseRefreshWhilePolling = { actions: { type: 'reportFailure', params: refusal('Cannot refresh while polling is in progress') } } as const;
@@ -72,12 +72,11 @@ const poller = deviceFlowSetup.createStateConfig({
       invoke: {
         id: 'pollToken',
         src: 'pollToken',
-        input: ({ context }) => ({
-          ...clientRequest(context, context.properties.tokenUrl),
+        input: requestInput('tokenUrl', (context) => ({
           deviceCode: context.deviceCode,
           requestedScopeTokens: context.properties.requestedScopeTokens,
           notAfter: context.properties.userCodeExpirationAt,
-        }),
+        })),
         onDone: [
           { guard: { type: 'isPending', params: ({ event }) => event.output }, target: 'waiting', actions: 'scheduleNextPoll' },
           {

@@ -22,7 +22,7 @@ import type { FlowStatus } from '../core/properties.js';
 import type { FailureReport } from './announcements.js';
 import { awaitingUser, startPollingTransitions } from './awaitingUser.js';
 import { grantProblem, refreshProblem } from './preconditions.js';
-import { clientRequest, deviceFlowSetup, expiryReport, failureOf, initialContext, nonceIsSent, refusal, refusalFor } from './setup.js';
+import { deviceFlowSetup, expiryReport, failureOf, initialContext, nonceIsSent, refusal, refusalFor, requestInput } from './setup.js';
 import type { DeviceFlowEvent } from './types.js';
 
 /** `report`, with the status to announce before `requestFailed`. */
@@ -82,11 +82,10 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
       invoke: {
         id: 'requestDeviceAuthorization',
         src: 'requestDeviceAuthorization',
-        input: ({ context }) => ({
-          ...clientRequest(context, context.properties.authorizationUrl),
+        input: requestInput('authorizationUrl', (context) => ({
           scope: context.properties.requestedScopeTokens,
           nonce: nonceIsSent(context) ? context.properties.nonce : null,
-        }),
+        })),
         onDone: [
           {
             guard: { type: 'expiresBeforeFirstPoll', params: ({ event }) => event.output },
@@ -144,11 +143,10 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
       invoke: {
         id: 'refreshTokens',
         src: 'refreshTokens',
-        input: ({ context }) => ({
-          ...clientRequest(context, context.properties.tokenUrl),
+        input: requestInput('tokenUrl', (context) => ({
           refreshToken: context.properties.refreshToken,
           requestedScopeTokens: context.properties.requestedScopeTokens,
-        }),
+        })),
         onDone: { target: 'granted', actions: { type: 'acceptTokens', params: ({ event }) => ({ tokens: event.output, isRefresh: true }) } },
         onError: refreshFailed(failureOf),
       },

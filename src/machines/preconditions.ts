@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isSecureEndpoint } from '../core/protocol/urls.js';
+import { isSecureEndpoint, plainHttpProblem } from '../core/protocol/urls.js';
 import type { FlowProperties } from '../core/properties.js';
 import type { DeviceFlowContext } from './types.js';
 
@@ -36,6 +36,5 @@ function tokenEndpointProblem(properties: Endpoints): string | null {
 
 function insecure(endpoint: 'authorization' | 'token', url: string, allowInsecureHttp: boolean): string | null {
   if (isSecureEndpoint(url, allowInsecureHttp)) return null;
-  const { origin } = new URL(url);
-  return `The ${endpoint} endpoint ${origin} is not https: device codes, tokens and secrets would travel in clear text. Use https, or set allowInsecureHttp: true to allow plain HTTP`;
+  return `The ${endpoint} endpoint ${plainHttpProblem(url)}. Use https, or set allowInsecureHttp: true to allow plain HTTP`;
 }

@@ -9,7 +9,7 @@
  */
 
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
-import { DeviceFlowError, isDeviceFlowError } from '../core/errors.js';
+import { DeviceFlowError, isDeviceFlowError, USER_CODE_EXPIRED } from '../core/errors.js';
 import { type FlowProperties, resetProperties } from '../core/properties.js';
 import type { DeviceAuthorization } from '../core/protocol/deviceAuthorizationResponse.js';
 import { DEFAULT_POLL_INTERVAL_SECONDS } from '../core/protocol/deviceAuthorizationResponse.js';
@@ -58,12 +58,9 @@ export function refusalFor(problem: (context: DeviceFlowContext) => string | nul
   return ({ context }: { context: DeviceFlowContext }): FailureReport => ({ error: new DeviceFlowError('ClientError', problem(context) ?? 'Refused') });
 }
 
-/** The message of an `ExpiredError`, whether the flow or the server found the code expired. */
-export const USER_CODE_EXPIRED_MESSAGE = 'The user code expired before the user completed the authorization';
-
 /** The report of the user code's expiry. */
 export function expiryReport(): FailureReport {
-  return { error: new DeviceFlowError('ExpiredError', USER_CODE_EXPIRED_MESSAGE) };
+  return { error: new DeviceFlowError('ExpiredError', USER_CODE_EXPIRED) };
 }
 
 /** At the expiry: `ExpiredError`, or `NetworkError` when the server was unreachable for the last polls (RFC 8628 §3.5). */
@@ -82,8 +79,16 @@ function retryable(error: DeviceFlowError, context: DeviceFlowContext): boolean 
 }
 
 /** The part of every actor's input that names the endpoint and the client. */
-export function clientRequest(context: DeviceFlowContext, url: string | null): ClientRequest {
+function clientRequest(context: DeviceFlowContext, url: string | null): ClientRequest {
   return { url: url ?? '', clientIdentifier: context.properties.clientIdentifier, clientAuthentication: context.properties.clientAuthentication };
+}
+
+/**
+ * The input of a request actor: the endpoint `endpoint` names and the client, with `input`'s members (what each
+ * request adds).
+ */
+export function requestInput<Input>(endpoint: 'authorizationUrl' | 'tokenUrl', input: (context: DeviceFlowContext) => Input) {
+  return ({ context }: { context: DeviceFlowContext }): ClientRequest & Input => ({ ...clientRequest(context, context.properties[endpoint]), ...input(context) });
 }
 
 /** Whether the device authorization request carries a nonce: always when enabled, with `openid` when automatic. */

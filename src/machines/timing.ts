@@ -42,7 +42,8 @@ export function backOffDelay(intervalSeconds: number, faults: number, retryAfter
   return Math.max(interval, backOff, (retryAfterSeconds ?? 0) * 1000);
 }
 
-/** Qt's refresh timer constants (§6.3): the smallest lead time, and the shortest wait on a server-side update. */
+// The refresh signal's constants (docs/qt-behaviour.md, "The refresh signal"): the smallest lead time, and the
+// shortest wait after a token response.
 const MIN_REFRESH_LEAD_SECONDS = 10;
 const FALLBACK_REFRESH_WAIT_SECONDS = 2;
 

@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-/** Qt §5, "Full signal order for a successful device flow", for a first grant with an openid scope. */
+/** The signal order of docs/qt-behaviour.md ("The user code", "Tokens"), for a first grant with an openid scope. */
 const QT_ORDER = [
   // grant(): the reset changes nothing on a new flow; the nonce is generated.
   'nonceChanged',

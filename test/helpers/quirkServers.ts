@@ -1,6 +1,6 @@
 /**
  * Scripted replicas of how the big providers run the device flow, each bending RFC 8628 the way the real one does
- * (sources in ../shared/reference/peers-and-provider-quirks.md §6). They share the test's clock, so that they judge
+ * (each as docs/providers.md describes it). They share the test's clock, so that they judge
  * polling cadence on the same time line as the client, and they record when each poll arrived.
  */
 import { LoopbackServer, type RecordedRequest, type Reply } from './loopbackServer.js';

@@ -50,7 +50,7 @@ describe('grant()', () => {
     expect(flow.context()).toMatchObject({ deviceCode: '', userCode: '', pollInterval: 5 });
   });
 
-  it('aborts a refresh in flight silently (Qt §2.1)', async () => {
+  it('aborts a refresh in flight silently (docs/qt-behaviour.md, grant())', async () => {
     const flow = await granted();
     flow.actor.send({ type: 'REFRESH' });
     const refresh = flow.refreshTokens.last;
@@ -61,7 +61,7 @@ describe('grant()', () => {
     expect(flow.ofType('requestFailed')).toHaveLength(0);
   });
 
-  it('keeps tokens and the refresh token across a new grant (Qt §2.1)', async () => {
+  it('keeps tokens and the refresh token across a new grant (docs/qt-behaviour.md, grant())', async () => {
     const flow = await granted();
     flow.actor.send({ type: 'GRANT' });
     expect(flow.context()).toMatchObject({ token: 'access-token-1', refreshToken: 'refresh-token-1', expirationAt: null });
@@ -84,7 +84,7 @@ describe('grant()', () => {
   });
 });
 
-describe('nonce (Qt §2.3)', () => {
+describe('nonce (docs/qt-behaviour.md, The nonce)', () => {
   const nonceOf = async (input: typeof defaultInput) => {
     const flow = startMachine({ ...defaultInput, ...input });
     flow.actor.send({ type: 'GRANT' });
@@ -109,7 +109,7 @@ describe('nonce (Qt §2.3)', () => {
   });
 });
 
-describe('refresh (Qt §6)', () => {
+describe('refresh (docs/qt-behaviour.md, Refresh)', () => {
   it('refuses synchronously while polling, without a refresh token, or without a token URL', async () => {
     const polling = startMachine({ ...defaultInput, refreshToken: 'rt' });
     polling.actor.send({ type: 'GRANT' });
@@ -198,7 +198,7 @@ describe('refresh (Qt §6)', () => {
   });
 });
 
-describe('accessTokenAboutToExpire (Qt §6.3)', () => {
+describe('accessTokenAboutToExpire (docs/qt-behaviour.md, The refresh signal)', () => {
   it.each([
     // name, refreshLeadTime, expires_in, seconds until the signal
     ['validSetExpiration', 18, 20, 2],

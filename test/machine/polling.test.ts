@@ -200,7 +200,7 @@ describe('user code expiry', () => {
   });
 });
 
-describe('startTokenPolling / stopTokenPolling (Qt §4.1–4.2)', () => {
+describe('startTokenPolling / stopTokenPolling (docs/qt-behaviour.md, Polling)', () => {
   it('stop aborts the poll in flight silently and resumes one interval after start', async () => {
     const flow = await authorized({ interval: 5 });
     flow.clock.increment(5_000);

@@ -96,7 +96,7 @@ export function parseDeviceAuthorizationResponse(members: ResponseMembers, statu
     throw new DeviceFlowError(
       'OAuthTokenNotFoundError',
       `The device authorization response lacks a usable ${missing.join(', ')}`,
-      status === undefined ? {} : { status },
+      { status },
     );
   }
   return {

@@ -49,14 +49,15 @@ export function readOAuthError(members: ResponseMembers, status?: number): OAuth
   if (!('error' in members)) return null;
   const error = readNonEmptyString(members.error);
   if (error === null) {
-    throw new DeviceFlowError('ServerError', 'The server sent an error response with an invalid "error" member', withStatus({}, status));
+    throw new DeviceFlowError('ServerError', 'The server sent an error response with an invalid "error" member', { status });
   }
   const fields: OAuthErrorResponse = { error };
   const description = readNonEmptyString(members.error_description);
   const uri = readNonEmptyString(members.error_uri);
   if (description !== null) fields.errorDescription = description;
   if (uri !== null) fields.errorUri = uri;
-  return withStatus(fields, status);
+  if (status !== undefined) fields.status = status;
+  return fields;
 }
 
 /** The members of `members` whose names are not in `known`. */
@@ -64,6 +65,3 @@ export function extraMembers(members: ResponseMembers, known: ReadonlySet<string
   return Object.fromEntries(Object.entries(members).filter(([name]) => !known.has(name)));
 }
 
-function withStatus<T extends OAuthErrorFields>(fields: T, status: number | undefined): T {
-  return status === undefined ? fields : { ...fields, status };
-}

@@ -74,5 +74,5 @@ function parseJsonObject(text: string, status: number | undefined): ResponseMemb
 }
 
 function invalidBody(message: string, status: number | undefined): DeviceFlowError {
-  return new DeviceFlowError('ServerError', status === undefined ? message : `${message} (HTTP ${status})`, { ...(status === undefined ? {} : { status }) });
+  return new DeviceFlowError('ServerError', status === undefined ? message : `${message} (HTTP ${status})`, { status });
 }

@@ -11,7 +11,7 @@ const MAX_DESCRIPTION_IN_MESSAGE = 300;
 
 /**
  * The error to report for an OAuth error response: a `ServerError`, except `expired_token` from the token endpoint,
- * which is an `ExpiredError` (at the device authorization endpoint nothing can have expired yet, Qt §3). The `error`,
+ * which is an `ExpiredError` (at the device authorization endpoint nothing can have expired yet; docs/qt-behaviour.md, "The user code"). The `error`,
  * `error_description` and `error_uri` members travel on the error unchanged.
  *
  * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)

@@ -98,7 +98,7 @@ function readTokens(
   if (accessToken === null) throw tokenNotFound('The token response lacks an access_token', status);
   const scope = typeof members.scope === 'string' ? splitScope(members.scope) : [];
   if (scope.length > MAX_SCOPE_TOKENS) {
-    throw new DeviceFlowError('ServerError', `The token response grants more than ${MAX_SCOPE_TOKENS} scope tokens`, status === undefined ? {} : { status });
+    throw new DeviceFlowError('ServerError', `The token response grants more than ${MAX_SCOPE_TOKENS} scope tokens`, { status });
   }
   const grantedScopeTokens = scope.length > 0 ? scope : [...request.requestedScopeTokens];
   const idToken = readNonEmptyString(members.id_token) ?? '';
@@ -117,5 +117,5 @@ function readTokens(
 }
 
 function tokenNotFound(message: string, status: number | undefined): DeviceFlowError {
-  return new DeviceFlowError('OAuthTokenNotFoundError', message, status === undefined ? {} : { status });
+  return new DeviceFlowError('OAuthTokenNotFoundError', message, { status });
 }

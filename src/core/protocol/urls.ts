@@ -56,6 +56,11 @@ export function isLoopbackUrl(url: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }
 
+/** Why plain-http `url` may not carry the flow's secrets, naming its origin, for a message that adds the remedy. */
+export function plainHttpProblem(url: string): string {
+  return `${new URL(url).origin} is not https: device codes, tokens and secrets would travel in clear text`;
+}
+
 /**
  * Whether `url` may carry device codes, tokens and secrets: `https:`, or plain `http:` to this machine, or plain
  * `http:` anywhere when the application allowed it.
