@@ -1,41 +1,19 @@
 import { SimulatedClock } from 'xstate';
+import { PROPERTY_NAMES } from '../../src/core/properties.js';
 import type { DeviceFlowSignalName, DeviceFlowSignals } from '../../src/flow/delivery.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { LoopbackServer, type Reply } from './loopbackServer.js';
 import { T0 } from './machineHarness.js';
 
-/** Every signal of the class; the type test checks that none is missing. */
+/** Every signal of the class: Qt's own, and a `…Changed` one per property; the type test checks that none is missing. */
 export const SIGNAL_NAMES = [
   'authorizeWithUserCode',
   'granted',
   'requestFailed',
   'serverReportedErrorOccurred',
   'accessTokenAboutToExpire',
-  'statusChanged',
-  'pollingChanged',
-  'userCodeChanged',
-  'verificationUrlChanged',
-  'completeVerificationUrlChanged',
-  'userCodeExpirationAtChanged',
-  'nextPollAtChanged',
-  'tokenChanged',
-  'refreshTokenChanged',
-  'idTokenChanged',
-  'expirationAtChanged',
-  'grantedScopeTokensChanged',
-  'extraTokensChanged',
-  'authorizationUrlChanged',
-  'tokenUrlChanged',
-  'clientIdentifierChanged',
-  'clientAuthenticationChanged',
-  'requestedScopeTokensChanged',
-  'nonceModeChanged',
-  'nonceChanged',
-  'autoRefreshChanged',
-  'refreshLeadTimeChanged',
-  'allowInsecureHttpChanged',
-  'maxConsecutiveFailuresChanged',
   'transientError',
+  ...PROPERTY_NAMES.map((name) => `${name}Changed` as const),
 ] as const satisfies readonly DeviceFlowSignalName[];
 
 export type RecordedSignal = { [K in DeviceFlowSignalName]: { name: K; args: DeviceFlowSignals[K] } }[DeviceFlowSignalName];
