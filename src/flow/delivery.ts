@@ -59,7 +59,7 @@ export class SignalDelivery {
   #delivering = false;
   #scheduled = false;
   /** The context of the actor's last completed step, and how many events were queued since. */
-  #completed: { context: object | null; since: number } = { context: null, since: 0 };
+  readonly #completed: { context: object | null; since: number } = { context: null, since: 0 };
 
   constructor(signals: SignalEmitter<DeviceFlowSignals>) {
     this.#signals = signals;
@@ -95,7 +95,9 @@ export class SignalDelivery {
 
   /** Notes that the actor completed a step, leaving `context`. */
   completed(context: object): void {
-    this.#completed = { context, since: 0 };
+    // In place: this runs after every step.
+    this.#completed.context = context;
+    this.#completed.since = 0;
   }
 
   /**
