@@ -86,9 +86,9 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 export function parseCommand(argv: readonly string[], env: Record<string, string | undefined> = {}): Command {
   let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: withNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(`${firstSentence((error as Error).message)}; see device-flow --help`);
+    throw new UsageError(explainParseError(error as Error & { code?: string }));
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
@@ -209,8 +209,42 @@ function scopeTokens(values: readonly string[]): string[] {
   return tokens;
 }
 
-// parseArgs explains at length how to pass a value that starts with "-"; the first sentence is what went wrong.
-function firstSentence(message: string): string {
-  const end = message.search(/\.(\s|$)/);
-  return (end === -1 ? message : message.slice(0, end)).replace(/^Unknown option/, 'unknown option');
+/** What each option's value is, as the help names it. */
+const VALUE_NAMES: Partial<Record<keyof typeof OPTIONS, string>> = {
+  issuer: 'URL',
+  'authorization-url': 'URL',
+  'token-url': 'URL',
+  provider: 'NAME',
+  tenant: 'TENANT',
+  'client-id': 'ID',
+  'client-secret': 'SECRET',
+  'client-auth': 'post|basic|none',
+  scope: 'SCOPE',
+  output: 'FILE',
+  timeout: 'SECONDS',
+};
+
+/**
+ * `argv` with a value that looks like a negative number joined to its option (`--timeout -5` → `--timeout=-5`):
+ * `parseArgs` would take `-5` for an option, and our own check of the value says better what is wrong.
+ */
+function withNegativeValues(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const name = /^--([\w-]+)$/.exec(argv[index]!)?.[1] as keyof typeof OPTIONS | undefined;
+    const next = argv[index + 1];
+    if (name !== undefined && OPTIONS[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) args.push(`--${name}=${argv[++index]}`);
+    else args.push(argv[index]!);
+  }
+  return args;
+}
+
+/** `parseArgs`' error in our words, one line naming the fix. */
+function explainParseError(error: Error & { code?: string }): string {
+  const option = /^Option '(?:-\w, )?(--[\w-]+)/.exec(error.message)?.[1];
+  const valueName = option === undefined ? undefined : VALUE_NAMES[option.slice(2) as keyof typeof OPTIONS];
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option '${/'([^']+)'/.exec(error.message)?.[1] ?? ''}'; see device-flow --help`;
+  if (option !== undefined && error.message.includes('does not take an argument')) return `${option} takes no value`;
+  if (option !== undefined && valueName !== undefined) return `${option} needs a value: ${option} ${valueName}`;
+  return `${error.message.split(/\.(\s|$)/, 1)[0]}; see device-flow --help`;
 }

@@ -208,6 +208,11 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
 describe.concurrent('device-flow: bad arguments', () => {
   it.each([
     [['--bogus'], /^device-flow: unknown option '--bogus'; see device-flow --help$/],
+    [['-x'], /^device-flow: unknown option '-x'; see device-flow --help$/],
+    [['demo', '--timeout', '-5'], /^device-flow: --timeout takes a number of seconds greater than 0, not "-5"$/],
+    [['login', '--issuer', 'https://a.example', '--client-id'], /^device-flow: --client-id needs a value: --client-id ID$/],
+    [['login', '--client-id', '--issuer', 'https://a.example'], /^device-flow: --client-id needs a value: --client-id ID$/],
+    [['demo', '--json=yes'], /^device-flow: --json takes no value$/],
     [['login', '--client-id', 'x'], /add --issuer URL, --provider NAME, or --authorization-url URL --token-url URL/],
     [['login', '--issuer', 'https://a.example'], /add --client-id ID/],
     [['login', '--provider', 'myspace', '--client-id', 'x'], /unknown provider "myspace": use one of github, google, microsoft, gitlab/],
