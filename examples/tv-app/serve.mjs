@@ -1,7 +1,15 @@
 // Runs the TV app against the local authorization server of `npm start`: `npm run build`, then
 // `node examples/tv-app/serve.mjs`, and open the printed URL. Sign in from another tab or a phone on this machine.
+import { existsSync } from 'node:fs';
 import { createServer } from 'vite';
-import { startEmbeddedServer } from '../../dist/cli/embeddedServer.js';
+
+// Both the server and the page's `oauth2-device-flow` import come from dist/: say so instead of a module-not-found trace.
+const built = new URL('../../dist/cli/embeddedServer.js', import.meta.url);
+if (!existsSync(built)) {
+  console.error('The package is not built: run `npm run build` in the repository first.');
+  process.exit(1);
+}
+const { startEmbeddedServer } = await import(built.href);
 
 const port = Number(process.env.PORT ?? 5173);
 const origin = `http://127.0.0.1:${port}`;

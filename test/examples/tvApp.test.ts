@@ -1,7 +1,8 @@
 /**
  * The TV example in real Chromium (headless, driven by playwright-core; test/helpers/browser.ts picks which): the page
  * shows a code, a second tab signs in and approves on the authorization server's own pages, and the TV page shows who
- * signed in. With `?inspect`, the events reach the Stately inspector's window, sanitised.
+ * signed in. With `?inspect`, the events reach the Stately inspector's window, sanitised. Opened without a usable
+ * server in its address, it says what is missing and sends nothing anywhere.
  */
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
+import { readConfig } from '../../examples/tv-app/src/config.js';
 import { launchChromium } from '../helpers/browser.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -175,4 +177,83 @@ describe('examples/tv-app in Chromium', () => {
     for (const secret of secrets) expect(received.includes(secret), 'a secret reached the inspector').toBe(false);
     await context.close();
   }, 60_000);
+});
+
+describe('examples/tv-app without a usable server in its address', () => {
+  /** Opens `path` of the TV page at 1920×1080 and waits until it has been quiet for a while, recording every request. */
+  async function openTv(path: string) {
+    const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+    const requests: string[] = [];
+    context.on('request', (request) => requests.push(request.url()));
+    const tv = await context.newPage();
+    // After the TV page itself: any other page is one it opened, such as the inspector's window.
+    const popups: string[] = [];
+    context.on('page', (page) => popups.push(page.url()));
+    const pageErrors: string[] = [];
+    tv.on('pageerror', (error) => pageErrors.push(error.message));
+    // A flow would ask for a code as soon as it mounts: 'networkidle' waits 500 ms past the last request for one.
+    await tv.goto(`${origin}${path}`, { waitUntil: 'networkidle' });
+    await tv.waitForSelector('[data-state="needs-server"]', { timeout: 5_000 });
+    expect(await tv.locator('[data-state="waiting"], [data-state="code"], [data-state="failed"]').count()).toBe(0);
+    const problems = await tv.$$eval('[data-testid="problems"] li', (items) =>
+      items.map((item) => [item.getAttribute('data-parameter'), item.querySelector('.problem')!.textContent!.replace(/\s+/g, ' ').trim()]),
+    );
+    return { context, tv, requests, popups, pageErrors, problems: Object.fromEntries(problems) as Record<string, string> };
+  }
+
+  it('says which parameters are missing, shows an example address and starts no flow', async () => {
+    const { context, tv, requests, popups, pageErrors, problems } = await openTv('/');
+    expect(problems).toEqual({ authorizationUrl: 'missing', tokenUrl: 'missing', clientId: 'missing' });
+    expect(await tv.textContent('h1')).toBe('This TV sign-in page needs an authorization server');
+    expect(await tv.textContent('[data-testid="example-url"]')).toBe(
+      `${origin}/?authorizationUrl=https://auth.example.com/device\n  &tokenUrl=https://auth.example.com/token\n  &clientId=my-tv-app`,
+    );
+    expect(await tv.textContent('main')).toContain('node examples/tv-app/serve.mjs');
+    // Only the page and its own assets were fetched: no device authorization request, to this server or any other.
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((url) => new URL(url).origin !== origin)).toEqual([]);
+    expect(popups).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    await tv.screenshot({ path: join(screenshots, 'tv-app-needs-server.png') });
+    await context.close();
+  });
+
+  it('names the invalid parameters with their values, keeps quiet about the good one, and opens no inspector', async () => {
+    // A real server's token endpoint beside endpoints the flow would refuse: even the good one must not be called.
+    const query = `authorizationUrl=${encodeURIComponent('http://auth.example.test/device')}&tokenUrl=${encodeURIComponent(server.tokenUrl)}&clientId=%20&inspect`;
+    const { context, tv, requests, popups, pageErrors, problems } = await openTv(`/?${query}`);
+    expect(problems).toEqual({ authorizationUrl: 'http://auth.example.test/device is plain http to another machine', clientId: 'missing' });
+    expect(requests.filter((url) => new URL(url).origin !== origin)).toEqual([]);
+    // `&inspect` opens the Stately inspector only with a flow to inspect.
+    expect(popups).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    await tv.screenshot({ path: join(screenshots, 'tv-app-invalid-parameters.png') });
+    await context.close();
+  });
+});
+
+describe('examples/tv-app readConfig', () => {
+  it('refuses what the flow would refuse, all at once, and accepts https anywhere and plain http on this machine', () => {
+    const read = (query: Record<string, string>) => readConfig(`?${new URLSearchParams(query)}`);
+    expect(read({ authorizationUrl: 'device', tokenUrl: 'ftp://as.example/token', clientId: 'tv' })).toEqual({
+      ok: false,
+      problems: [
+        { parameter: 'authorizationUrl', value: 'device', problem: 'is not an absolute URL' },
+        { parameter: 'tokenUrl', value: 'ftp://as.example/token', problem: 'is not an http: or https: URL' },
+      ],
+    });
+    expect(read({ authorizationUrl: 'https://user:pw@as.example/device', tokenUrl: 'http://as.example/token', clientId: '' })).toEqual({
+      ok: false,
+      problems: [
+        { parameter: 'authorizationUrl', value: 'https://user:pw@as.example/device', problem: 'must not carry a user name or password' },
+        { parameter: 'tokenUrl', value: 'http://as.example/token', problem: 'is plain http to another machine' },
+        { parameter: 'clientId', problem: 'missing' },
+      ],
+    });
+    expect(read({ authorizationUrl: 'https://as.example/device', tokenUrl: 'http://127.0.0.1:4000/token', clientId: 'tv' })).toEqual({
+      ok: true,
+      config: { authorizationUrl: 'https://as.example/device', tokenUrl: 'http://127.0.0.1:4000/token', clientIdentifier: 'tv', inspect: false },
+    });
+    expect(readConfig('?authorizationUrl=http://localhost/d&tokenUrl=http://[::1]/t&clientId=tv&inspect')).toMatchObject({ ok: true, config: { inspect: true } });
+  });
 });
