@@ -1,17 +1,20 @@
 /**
- * `npm run docs`: regenerates docs/statechart.md and docs/statechart.svg from the machine, and the API reference in
- * docs/api/. Fails (exit 1) when an export lacks TSDoc or a `@see`, so the reference cannot silently rot.
+ * `npm run docs`: regenerates docs/statechart.md and its diagrams (docs/statechart-*.svg) from the machine, and the API
+ * reference in docs/api/. Fails (exit 1) when an export lacks TSDoc or a `@see`, so the reference cannot silently rot.
  *
  * @module
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
 import { buildApiReference } from './apiReference.js';
-import { statechartPage, statechartSvg } from './statechart.js';
+import { statechartPage, statechartSvgs } from './statechart.js';
 
 await writeFile('docs/statechart.md', statechartPage(deviceAuthorizationChart));
-await writeFile('docs/statechart.svg', statechartSvg(deviceAuthorizationChart));
-console.log('wrote docs/statechart.md and docs/statechart.svg');
+const svgs = statechartSvgs(deviceAuthorizationChart);
+for (const [name, svg] of Object.entries(svgs)) await writeFile(`docs/${name}`, svg);
+// A diagram the machine no longer draws must not linger beside the others.
+for (const name of await readdir('docs')) if (/^statechart.*\.svg$/.test(name) && !(name in svgs)) await rm(`docs/${name}`);
+console.log(`wrote docs/statechart.md and ${Object.keys(svgs).map((name) => `docs/${name}`).join(', ')}`);
 
 const report = await buildApiReference('docs/api');
 for (const name of report.undocumented) console.error(`no TSDoc on ${name}`);
