@@ -17,7 +17,7 @@ export interface ApiReferenceReport {
 }
 
 /** The package's public entry points, as `exports` in package.json maps them. */
-export const ENTRY_POINTS = ['src/index.ts', 'src/node/index.ts'];
+export const ENTRY_POINTS = ['src/index.ts', 'src/node/index.ts', 'src/devServer/index.ts'];
 
 /**
  * Checks the TSDoc of every export and, when `out` is given, writes the HTML reference there.

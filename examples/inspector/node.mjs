@@ -3,9 +3,9 @@
 import { OAuth2DeviceAuthorizationFlow } from 'oauth2-device-flow';
 import { startInspectorRelay } from 'oauth2-device-flow/node';
 // The local authorization server of `npm start` (oidc-provider, in memory); any other server works the same way.
-import { startEmbeddedServer } from '../../dist/cli/embeddedServer.js';
+import { startDevServer } from 'oauth2-device-flow/dev-server';
 
-const server = await startEmbeddedServer();
+const server = await startDevServer();
 const relay = await startInspectorRelay();
 console.log(`Inspector: open ${relay.url} in a browser (it embeds https://stately.ai/inspect).`);
 

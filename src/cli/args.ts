@@ -26,9 +26,26 @@ export interface OutputOptions {
   /** Seconds before giving up; `null` waits for the code to expire. */
   timeout: number | null;
   inspect: boolean;
+  /**
+   * Open the verification URL in a browser: `browser` to do so, `ssh` when asked to in an SSH session (where the
+   * browser would open on the remote machine, not in front of the user), `null` when not asked.
+   */
+  open: 'browser' | 'ssh' | null;
   /** `null`: the default of the provider or server. */
   scope: string[] | null;
 }
+
+/** How `device-flow serve` runs the local authorization server. */
+export interface ServeOptions {
+  port: number;
+  /** The polling interval the server announces and enforces, in seconds; `null` for none. */
+  interval: number | null;
+  codeLifetime: number;
+  accessTokenLifetime: number;
+}
+
+/** The port `device-flow serve` listens on by default: RFC 8628's number. */
+export const DEFAULT_SERVE_PORT = 8628;
 
 /** Where the authorization server is. */
 export type ServerChoice =
@@ -41,6 +58,7 @@ export type Command =
   | { kind: 'version' }
   | { kind: 'providers' }
   | ({ kind: 'demo'; interactive: boolean } & OutputOptions)
+  | ({ kind: 'serve' } & ServeOptions)
   | ({
       kind: 'login';
       server: ServerChoice;
@@ -68,11 +86,17 @@ const OPTIONS = {
   timeout: { type: 'string' },
   inspect: { type: 'boolean' },
   'allow-insecure-http': { type: 'boolean' },
+  open: { type: 'boolean' },
+  port: { type: 'string' },
+  interval: { type: 'string' },
+  'code-lifetime': { type: 'string' },
+  'access-token-lifetime': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
 
 const LOGIN_ONLY = ['issuer', 'authorization-url', 'token-url', 'provider', 'tenant', 'client-id', 'client-secret', 'client-auth', 'allow-insecure-http'] as const;
+const SERVE_ONLY = ['port', 'interval', 'code-lifetime', 'access-token-lifetime'] as const;
 const CLIENT_AUTH: Record<string, ClientAuthenticationMethod> = { post: 'client_secret_post', basic: 'client_secret_basic', none: 'none' };
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -101,22 +125,45 @@ export function parseCommand(argv: readonly string[], env: Record<string, string
     case 'providers':
       return { kind: 'providers' };
     case 'demo':
-      return demoCommand(values);
+      return demoCommand(values, env);
+    case 'serve':
+      return serveCommand(values);
     case 'login':
       return loginCommand(values, env);
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}: use demo, login or providers`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: use demo, login, serve or providers`);
   }
 }
 
-function demoCommand(values: Values): Command {
+function serveCommand(values: Values): Command {
+  const misplaced = (Object.keys(values) as (keyof typeof OPTIONS)[]).find((name) => !(SERVE_ONLY as readonly string[]).includes(name));
+  if (misplaced) throw new UsageError(`--${misplaced} does not go with serve: it takes --port, --interval, --code-lifetime and --access-token-lifetime`);
+  const port = values.port === undefined ? DEFAULT_SERVE_PORT : Number(values.port);
+  if (!/^\d+$/.test(values.port ?? '0') || port > 65_535) throw new UsageError(`--port takes a port number from 0 to 65535, not ${JSON.stringify(values.port)}`);
+  return {
+    kind: 'serve',
+    port,
+    interval: values.interval === undefined ? null : seconds(values.interval, '--interval'),
+    codeLifetime: values['code-lifetime'] === undefined ? 600 : seconds(values['code-lifetime'], '--code-lifetime'),
+    accessTokenLifetime: values['access-token-lifetime'] === undefined ? 3600 : seconds(values['access-token-lifetime'], '--access-token-lifetime'),
+  };
+}
+
+function demoCommand(values: Values, env: Record<string, string | undefined>): Command {
   const misplaced = LOGIN_ONLY.find((name) => values[name] !== undefined);
   if (misplaced) throw new UsageError(`--${misplaced} belongs to the login command: run device-flow login --${misplaced} …`);
-  return { kind: 'demo', interactive: values.interactive ?? false, ...outputOptions(values) };
+  rejectServeOptions(values);
+  return { kind: 'demo', interactive: values.interactive ?? false, ...outputOptions(values, env) };
+}
+
+function rejectServeOptions(values: Values): void {
+  const misplaced = SERVE_ONLY.find((name) => values[name] !== undefined);
+  if (misplaced) throw new UsageError(`--${misplaced} belongs to the serve command: run device-flow serve --${misplaced} …`);
 }
 
 function loginCommand(values: Values, env: Record<string, string | undefined>): Command {
   if (values.interactive) throw new UsageError('--interactive belongs to the demo: a login always waits for a real person');
+  rejectServeOptions(values);
   const clientIdentifier = values['client-id'];
   if (!clientIdentifier) throw new UsageError('login needs the client: add --client-id ID');
   const server = serverChoice(values);
@@ -135,7 +182,7 @@ function loginCommand(values: Values, env: Record<string, string | undefined>): 
     clientSecret,
     clientAuthentication: auth === undefined ? null : CLIENT_AUTH[auth]!,
     allowInsecureHttp,
-    ...outputOptions(values),
+    ...outputOptions(values, env),
   };
 }
 
@@ -170,13 +217,14 @@ export function insecureMessage(what: string, url: string): string {
   return `${what} ${plainHttpProblem(url)}; use https, or add --allow-insecure-http`;
 }
 
-function outputOptions(values: Values): OutputOptions {
+function outputOptions(values: Values, env: Record<string, string | undefined>): OutputOptions {
   return {
     json: values.json ?? false,
     output: values.output ?? null,
     qr: !(values['no-qr'] ?? false),
     timeout: values.timeout === undefined ? null : seconds(values.timeout),
     inspect: values.inspect ?? false,
+    open: !values.open ? null : env.SSH_CONNECTION || env.SSH_CLIENT || env.SSH_TTY ? 'ssh' : 'browser',
     scope: values.scope === undefined ? null : scopeTokens(values.scope),
   };
 }
@@ -193,12 +241,13 @@ function httpUrl(value: string, option: string): string {
 }
 
 // No device code lives longer than a day (RFC 8628 leaves it to the server; the flow caps it there).
-const MAX_TIMEOUT_SECONDS = 86_400;
+const MAX_SECONDS = 86_400;
 
-function seconds(value: string): number {
+/** `value` as a number of seconds for `option`, above 0 and at most a day. */
+function seconds(value: string, option = '--timeout'): number {
   const number = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(number > 0)) throw new UsageError(`--timeout takes a number of seconds greater than 0, not ${JSON.stringify(value)}`);
-  if (number > MAX_TIMEOUT_SECONDS) throw new UsageError(`--timeout takes at most ${MAX_TIMEOUT_SECONDS} seconds (a day: no code lives longer), not ${value}`);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(number > 0)) throw new UsageError(`${option} takes a number of seconds greater than 0, not ${JSON.stringify(value)}`);
+  if (number > MAX_SECONDS) throw new UsageError(`${option} takes at most ${MAX_SECONDS} seconds (a day${option === '--timeout' ? ': no code lives longer' : ''}), not ${value}`);
   return number;
 }
 
@@ -222,6 +271,10 @@ const VALUE_NAMES: Partial<Record<keyof typeof OPTIONS, string>> = {
   scope: 'SCOPE',
   output: 'FILE',
   timeout: 'SECONDS',
+  port: 'PORT',
+  interval: 'SECONDS',
+  'code-lifetime': 'SECONDS',
+  'access-token-lifetime': 'SECONDS',
 };
 
 /**

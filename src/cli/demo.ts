@@ -7,16 +7,16 @@
 
 import { setTimeout as delay } from 'node:timers/promises';
 import type { OutputOptions } from './args.js';
-import { startEmbeddedServer } from './embeddedServer.js';
+import { startDevServer } from '../devServer/server.js';
 import { type CliIO, runLogin } from './login.js';
-import { actAsUser } from './simulatedUser.js';
+import { actAsUser } from '../devServer/simulatedUser.js';
 
 /** How long the simulated user takes to pick up the code, in milliseconds. */
 export const SIMULATED_USER_DELAY_MS = 2_500;
 
 /** Runs the demo; returns the exit code. */
 export async function runDemo(options: OutputOptions & { interactive: boolean }, io: CliIO): Promise<number> {
-  const server = await startEmbeddedServer();
+  const server = await startDevServer();
   io.stderr.write(`Started a local authorization server (oidc-provider, in memory) at ${server.issuer}\n`);
   // The simulated user leaves when the login ends, whichever way: Ctrl-C, --timeout, or the code expiring.
   const loginOver = new AbortController();

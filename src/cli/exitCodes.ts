@@ -25,6 +25,8 @@ export const EXIT_CODES = {
   network: 6,
   /** Tokens were granted, but `--output` could not be written (with `--json` they are still printed). */
   notSaved: 7,
+  /** An optional package the command needs is not installed (`oidc-provider`, `@statelyai/inspect`). */
+  missingPackage: 8,
   /** `--timeout` ran out first. */
   timeout: 124,
   /** Ctrl-C. */

@@ -5,7 +5,7 @@
  */
 
 import { authorizeDevice, type DeviceTokens, type UserCodePrompt } from '../promise/authorizeDevice.js';
-import { isDeviceFlowError } from '../core/errors.js';
+import { isDeviceFlowError, MissingPackageError } from '../core/errors.js';
 import type { DeviceFlowOptions } from '../flow/oauth2DeviceAuthorizationFlow.js';
 import type { OutputOptions } from './args.js';
 import { EXIT_CODES, type Outcome, outcomeOf } from './exitCodes.js';
@@ -63,6 +63,7 @@ export async function runLogin(
         onFlow: (flow) => progress.attach(flow),
         onUserCode: (prompt) => {
           showUserCode(io.stderr, prompt, { qr: output.qr });
+          if (output.open !== null) void openInBrowser((prompt.completeVerificationUrl ?? prompt.verificationUrl).href, output.open, io);
           onUserCode?.(prompt);
         },
       },
@@ -73,6 +74,8 @@ export async function runLogin(
     return notSaved === null ? EXIT_CODES.granted : EXIT_CODES.notSaved;
   } catch (error) {
     progress.stop();
+    // Not an outcome of the login, which never began: run() says what to install.
+    if (error instanceof MissingPackageError) throw error;
     const outcome: Outcome = error instanceof Abandoned ? error.outcome : outcomeOf(error);
     io.stderr.write(`device-flow: ${describeFailure(outcome, error)}\n`);
     if (output.json) io.stdout.write(jsonLine({ status: outcome, error: errorAsJson(error) }));
@@ -81,6 +84,23 @@ export async function runLogin(
     if (timer !== null) clearTimeout(timer);
     io.interrupt.removeEventListener('abort', cancel);
     await relay?.stop();
+  }
+}
+
+/**
+ * Opens `url` in the user's browser with the `open` package (loaded only now); in an SSH session it says why it does
+ * not, since the browser would open on the remote machine.
+ */
+async function openInBrowser(url: string, where: 'browser' | 'ssh', io: CliIO): Promise<void> {
+  if (where === 'ssh') {
+    io.stderr.write('Not opening a browser: this is an SSH session, where it would open on the remote machine. Open the URL on your own device.\n');
+    return;
+  }
+  try {
+    const { default: open } = await import('open');
+    await open(url);
+  } catch (error) {
+    io.stderr.write(`device-flow: could not open a browser (${printable((error as Error).message)}); open the URL yourself.\n`);
   }
 }
 

@@ -147,3 +147,23 @@ export function isDeviceFlowError(value: unknown): value is DeviceFlowError {
     (value instanceof Error && value.name === 'DeviceFlowError' && typeof (value as { code?: unknown }).code === 'string')
   );
 }
+
+/**
+ * An optional package a feature needs is not installed (`oidc-provider` for the development server,
+ * `@statelyai/inspect` for the inspector relay): a `ClientError` whose message says what to install.
+ *
+ * @see [npm's optional peer dependencies](https://docs.npmjs.com/cli/v11/configuring-npm/package-json#peerdependenciesmeta)
+ */
+export class MissingPackageError extends DeviceFlowError {
+  /** The package to install, with its version range (`oidc-provider@8`). */
+  readonly packageName: string;
+
+  /**
+   * @param packageName what to install, e.g. `oidc-provider@8`.
+   * @param feature what needs it, e.g. `the local authorization server`.
+   */
+  constructor(packageName: string, feature: string) {
+    super('ClientError', `${feature[0]!.toUpperCase()}${feature.slice(1)} needs the optional ${packageName.replace(/@[^@/]*$/, '')} package: npm install ${packageName}`);
+    this.packageName = packageName;
+  }
+}

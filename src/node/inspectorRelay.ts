@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { InspectionEvent, Observer } from 'xstate';
-import { DeviceFlowError } from '../core/errors.js';
+import { DeviceFlowError, MissingPackageError } from '../core/errors.js';
 import { createInspectorSanitizers } from '../core/inspection.js';
 
 /**
@@ -53,7 +53,7 @@ export interface InspectorRelay {
  */
 export async function startInspectorRelay(choosePort: () => Promise<number> = freeLoopbackPort): Promise<InspectorRelay> {
   const [inspect, server] = await Promise.all([import('@statelyai/inspect'), import('@statelyai/inspect/server')]).catch(() => {
-    throw new DeviceFlowError('ClientError', 'The inspector relay needs the optional @statelyai/inspect package: npm install @statelyai/inspect');
+    throw new MissingPackageError('@statelyai/inspect', 'the inspector relay');
   });
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/cli/demo.js';
-import { actAsUser } from '../../src/cli/simulatedUser.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { actAsUser } from '../../src/devServer/simulatedUser.js';
+import { documentedJson, runCli, startCli } from '../helpers/cli.js';
 
 const REDACTED_TOKEN = /^[\w-]{4}…[\w-]{4}$/;
 
@@ -58,7 +58,7 @@ describe.concurrent('device-flow demo', () => {
   it('prints the result as JSON on stdout with --json, the human text on stderr', async () => {
     const { code, stdout, stderr } = await runCli(['demo', '--json', '--no-qr']);
     expect(code).toBe(0);
-    const result = JSON.parse(stdout);
+    const result = documentedJson(stdout);
     expect(result).toMatchObject({ status: 'granted', scope: ['openid', 'profile', 'offline_access'], extraTokens: {} });
     expect(result.accessToken).toMatch(/^[\w-]{40,}$/);
     expect(new Date(result.expiresAt).getTime()).toBeGreaterThan(Date.now());
@@ -90,7 +90,7 @@ describe.concurrent('device-flow demo', () => {
     await actAsUser(url!, userCode!, { decision: 'approve', login: 'a-real-person' });
     const { code, stdout } = await cli.done;
     expect(code).toBe(0);
-    const idToken = JSON.parse(stdout).idToken as string;
+    const idToken = documentedJson(stdout).idToken as string;
     expect(JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString())).toMatchObject({ sub: 'a-real-person' });
   });
 
@@ -109,7 +109,7 @@ describe('Ctrl-C in the demo', () => {
     let stderr = '';
     const interrupt = new AbortController();
     const demo = runDemo(
-      { interactive: false, json: false, output: null, qr: false, timeout: null, inspect: false, scope: null },
+      { interactive: false, json: false, output: null, qr: false, timeout: null, inspect: false, open: null, scope: null },
       { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) }, interrupt: interrupt.signal },
     );
     interrupt.abort();

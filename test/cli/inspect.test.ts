@@ -12,7 +12,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { freeLoopbackPort, startInspectorRelay } from '../../src/node/inspectorRelay.js';
-import { startCli } from '../helpers/cli.js';
+import { documentedJson, startCli } from '../helpers/cli.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 
 const SECRETS = {
@@ -61,7 +61,7 @@ describe('device-flow --inspect', () => {
 
     expect(code).toBe(0);
     expect(existsSync(opened)).toBe(false);
-    expect(JSON.parse(stdout).accessToken).toBe(SECRETS.accessToken);
+    expect(documentedJson(stdout).accessToken).toBe(SECRETS.accessToken);
     const all = messages.join('\n');
     expect(messages.length).toBeGreaterThan(10);
     expect(all).toMatch(/"@xstate\.snapshot"/);

@@ -2,21 +2,21 @@
  * `device-flow login` against servers started by the test: the quirk replicas (in real time, with a 1 s interval),
  * the embedded oidc-provider (found by discovery), and addresses where nothing listens. Each outcome has its exit code.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
-import { actAsUser } from '../../src/cli/simulatedUser.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { type DevServer, startDevServer } from '../../src/devServer/server.js';
+import { actAsUser } from '../../src/devServer/simulatedUser.js';
+import { documentedJson, fitsDocumentedJson, runCli, startCli } from '../helpers/cli.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
 import { type QuirkServer, type QuirkServerOptions, startQuirkServer } from '../helpers/quirkServers.js';
 import type { Provider } from '../helpers/quirkServers.js';
 
-let embedded: EmbeddedServer;
+let embedded: DevServer;
 const quirkServers: QuirkServer[] = [];
 beforeAll(async () => {
-  embedded = await startEmbeddedServer();
+  embedded = await startDevServer();
 });
 afterAll(async () => {
   await Promise.all([embedded.close(), ...quirkServers.map((server) => server.close())]);
@@ -38,7 +38,7 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     server.decide('approve');
     const { code, stdout, stderr } = await runCli([...endpoints(server), '--client-id', 'gh-client', '--json', '--scope', 'repo gist']);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toEqual({
+    expect(documentedJson(stdout)).toEqual({
       status: 'granted',
       accessToken: 'gho_16C7e42F292c6912E7710c838347Ae178B4a',
       refreshToken: null,
@@ -65,7 +65,7 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     server.decide('deny');
     const { code, stdout, stderr } = await runCli([...endpoints(server), '--client-id', 'ms', '--json']);
     expect(code).toBe(4);
-    expect(JSON.parse(stdout)).toMatchObject({ status: 'denied', error: { code: 'ServerError', error: 'authorization_declined' } });
+    expect(documentedJson(stdout)).toMatchObject({ status: 'denied', error: { code: 'ServerError', error: 'authorization_declined' } });
     expect(stderr).toMatch(/^device-flow: the sign-in was declined/m);
     expect(stderr).toMatch(/To sign in, use a web browser/);
   });
@@ -74,7 +74,7 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     const server = await replica('google', { expiresIn: 2 });
     const { code, stdout } = await runCli([...endpoints(server), '--client-id', 'g', '--client-secret', server.clientSecret, '--json']);
     expect(code).toBe(5);
-    expect(JSON.parse(stdout)).toMatchObject({ status: 'expired', error: { code: 'ExpiredError' } });
+    expect(documentedJson(stdout)).toMatchObject({ status: 'expired', error: { code: 'ExpiredError' } });
   });
 
   it('exits 3 when the server refuses the client (Google without its secret)', async () => {
@@ -88,8 +88,9 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     const gone = await LoopbackServer.start();
     const url = gone.url('/device');
     await gone.close();
-    const { code, stderr } = await runCli(['login', '--authorization-url', url, '--token-url', url, '--client-id', 'x']);
+    const { code, stderr, stdout } = await runCli(['login', '--authorization-url', url, '--token-url', url, '--client-id', 'x', '--json']);
     expect(code).toBe(6);
+    expect(documentedJson(stdout)).toMatchObject({ status: 'network', error: { code: 'NetworkError' } });
     expect(stderr).toMatch(/could not reach the authorization server: .*ECONNREFUSED/);
   });
 
@@ -113,7 +114,7 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     expect(stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
     expect(stderr).toContain('Visit  evil  and Enter your password:');
     expect(stdout).not.toMatch(/[\u007f-\u009f\u202a-\u202e]/);
-    expect(JSON.parse(stdout)).toMatchObject({ status: 'denied', error: { errorDescription: hostile } });
+    expect(documentedJson(stdout)).toMatchObject({ status: 'denied', error: { errorDescription: hostile } });
   });
 
   it('exits 1 with one line, no stack trace, when a response is nested thousands of levels deep', async () => {
@@ -127,10 +128,31 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
 
   it('exits 124 when --timeout runs out', async () => {
     const server = await replica('auth0');
-    const { code, stderr, ms } = await runCli([...endpoints(server), '--client-id', 'a0', '--timeout', '1.5']);
+    const { code, stderr, ms, stdout } = await runCli([...endpoints(server), '--client-id', 'a0', '--timeout', '1.5', '--json']);
     expect(code).toBe(124);
+    expect(documentedJson(stdout)).toEqual({ status: 'timeout', error: { message: 'Timed out' } });
     expect(stderr).toMatch(/--timeout ran out/);
     expect(ms).toBeLessThan(5_000);
+  });
+
+  it('opens the verification URL with --open, and says why it does not in an SSH session', async () => {
+    const server = await replica('microsoft');
+    const bin = await mkdtemp(join(tmpdir(), 'device-flow-browser-'));
+    const opened = join(bin, 'opened');
+    // A browser that leaves a mark: what xdg-open runs for a URL when no desktop is detected ($BROWSER), and what it
+    // would be, were it the system's.
+    const browser = join(bin, 'browser');
+    await writeFile(browser, `#!/bin/sh\necho "$@" >> ${opened}\n`, { mode: 0o755 });
+    for (const opener of ['xdg-open', 'sensible-browser', 'x-www-browser']) await writeFile(join(bin, opener), `#!/bin/sh\n${browser} "$@"\n`, { mode: 0o755 });
+    const env = { BROWSER: browser, PATH: `${bin}:${process.env.PATH}`, XDG_CURRENT_DESKTOP: '', DISPLAY: '', SSH_CONNECTION: '', SSH_CLIENT: '', SSH_TTY: '' };
+    const local = await runCli([...endpoints(server), '--client-id', 'ms', '--open', '--timeout', '1.5'], { env });
+    expect(local.code).toBe(124);
+    expect((await readFile(opened, 'utf8')).trim()).toBe('https://microsoft.com/devicelogin');
+    await rm(opened);
+    const remote = await runCli([...endpoints(server), '--client-id', 'ms', '--open', '--timeout', '1.5'], { env: { ...env, SSH_CONNECTION: '10.0.0.2 51234 10.0.0.1 22' } });
+    expect(remote.stderr).toMatch(/^Not opening a browser: this is an SSH session/m);
+    await expect(readFile(opened, 'utf8')).rejects.toThrow(/ENOENT/);
+    await rm(bin, { recursive: true });
   });
 
   it('exits 130 on Ctrl-C, aborting the request in flight', async () => {
@@ -163,7 +185,7 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     const { code, stdout, stderr } = await cli.done;
     expect(code).toBe(7);
     expect(stderr).toMatch(/the sign-in succeeded, but the tokens could not be written to .*tokens\.json: ENOENT/);
-    const result = JSON.parse(stdout);
+    const result = documentedJson(stdout);
     expect(result).toMatchObject({ status: 'granted', outputError: expect.stringMatching(/ENOENT/) });
     expect(result.accessToken).toMatch(/^gho_/);
   });
@@ -192,7 +214,7 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     await actAsUser(url!, '', { decision: 'approve' });
     const { code, stdout } = await cli.done;
     expect(code).toBe(0);
-    expect(JSON.parse(stdout).idToken.split('.')).toHaveLength(3);
+    expect(documentedJson(stdout).idToken.split('.')).toHaveLength(3);
   });
 
   it('exits 3 when the issuer has no device authorization endpoint', async () => {
@@ -202,6 +224,23 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     expect(code).toBe(3);
     expect(stderr).toMatch(/has no device_authorization_endpoint: give --authorization-url and --token-url/);
     await bare.close();
+  });
+});
+
+describe('the documented --json schema', () => {
+  it('admits nothing it does not describe', () => {
+    const granted = { status: 'granted', accessToken: 'a', refreshToken: null, idToken: null, expiresAt: null, scope: [], extraTokens: {} };
+    expect(fitsDocumentedJson(granted)).toBe(true);
+    expect(fitsDocumentedJson({ ...granted, access_token: 'a' })).toBe(false);
+    expect(fitsDocumentedJson({ ...granted, expiresAt: 'soon' })).toBe(false);
+    expect(fitsDocumentedJson({ status: 'denied', error: { code: 'Nope', message: 'x' } })).toBe(false);
+  });
+
+  it('admits the examples docs/cli.md gives', async () => {
+    const page = await readFile(join(import.meta.dirname, '../../docs/cli.md'), 'utf8');
+    const examples = [...page.matchAll(/^```json\n([\s\S]*?)^```$/gm)].map((match) => JSON.parse(match[1]!) as unknown);
+    expect(examples).toHaveLength(2);
+    for (const example of examples) expect(fitsDocumentedJson(example), JSON.stringify(example)).toBe(true);
   });
 });
 
@@ -223,7 +262,7 @@ describe.concurrent('device-flow: bad arguments', () => {
     [['demo', '--timeout', 'soon'], /--timeout takes a number of seconds greater than 0/],
     [['demo', '--client-id', 'x'], /--client-id belongs to the login command/],
     [['demo', '--scope', 'a"b'], /is not a scope token/],
-    [['dance'], /unknown command "dance": use demo, login or providers/],
+    [['dance'], /unknown command "dance": use demo, login, serve or providers/],
     [['demo', '--timeout', '3000000'], /--timeout takes at most 86400 seconds/],
     [['login', '--provider', 'github', '--tenant', 'contoso', '--client-id', 'x'], /--tenant goes with --provider microsoft/],
     [['demo', '--output', '/nonexistent-directory/tokens.json'], /--output \/nonexistent-directory\/tokens.json: the directory \/nonexistent-directory does not exist/],

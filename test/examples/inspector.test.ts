@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { actAsUser } from '../../src/cli/simulatedUser.js';
+import { actAsUser } from '../../src/devServer/simulatedUser.js';
 import { startCli } from '../helpers/cli.js';
 
 const example = resolve(import.meta.dirname, '../../examples/inspector/node.mjs');

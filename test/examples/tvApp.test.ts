@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
+import { type DevServer, startDevServer } from '../../src/devServer/server.js';
 import { readConfig } from '../../examples/tv-app/src/config.js';
 import { launchChromium } from '../helpers/browser.js';
 
@@ -24,7 +24,7 @@ const screenshots = join(root, 'test-results');
 let site: PreviewServer;
 let outDir: string;
 let origin: string;
-let server: EmbeddedServer;
+let server: DevServer;
 let browser: Browser;
 
 beforeAll(async () => {
@@ -33,7 +33,7 @@ beforeAll(async () => {
   site = await preview({ configFile: join(appRoot, 'vite.config.ts'), logLevel: 'silent', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
   origin = new URL(site.resolvedUrls!.local[0]!).origin;
   // The authorization server lets the TV page's origin, and only it, read its answers.
-  server = await startEmbeddedServer({ corsOrigins: [origin] });
+  server = await startDevServer({ corsOrigins: [origin] });
   const launched = await launchChromium();
   browser = launched.browser;
   console.info(`Chromium ${browser.version()}: ${launched.choice.name} (${launched.choice.executablePath})`);

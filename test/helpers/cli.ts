@@ -1,5 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formats from 'ajv-formats';
+
+// ajv-formats is CommonJS: its function is the default export's own default under NodeNext.
+const addFormats = formats.default;
 
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -10,6 +16,8 @@ export interface CliRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }>;
   /** Resolves with stderr so far once it matches `pattern`. */
   stderrMatching(pattern: RegExp): Promise<RegExpMatchArray>;
+  /** Resolves with stdout so far once it matches `pattern`. */
+  stdoutMatching(pattern: RegExp): Promise<RegExpMatchArray>;
 }
 
 /** Starts the built CLI with `args`; it is killed after `timeout` ms. */
@@ -19,42 +27,59 @@ export function startCli(
 ): CliRun {
   const started = Date.now();
   const child = spawn(command[0]!, [...command.slice(1), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
-  let stdout = '';
-  let stderr = '';
-  const waiters: { pattern: RegExp; resolve: (match: RegExpMatchArray) => void }[] = [];
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-    for (const waiter of [...waiters]) {
-      const match = stderr.match(waiter.pattern);
-      if (match) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(match);
+  const output = { stdout: '', stderr: '' };
+  const waiters: { stream: keyof typeof output; pattern: RegExp; resolve: (match: RegExpMatchArray) => void }[] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream]!.on('data', (chunk) => {
+      output[stream] += chunk;
+      for (const waiter of waiters.filter((waiter) => waiter.stream === stream)) {
+        const match = output[stream].match(waiter.pattern);
+        if (match) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(match);
+        }
       }
-    }
-  });
+    });
+  }
   const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
   const done = new Promise<Awaited<CliRun['done']>>((resolveDone) => {
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       // Let the pipes drain.
-      setImmediate(() => resolveDone({ code, signal, stdout, stderr, ms: Date.now() - started }));
+      setImmediate(() => resolveDone({ code, signal, ...output, ms: Date.now() - started }));
     });
   });
-  return {
-    child,
-    done,
-    stderrMatching: (pattern) =>
-      new Promise((resolveMatch, reject) => {
-        const match = stderr.match(pattern);
-        if (match) return resolveMatch(match);
-        waiters.push({ pattern, resolve: resolveMatch });
-        void done.then(() => reject(new Error(`the CLI exited before printing ${pattern}:\n${stderr}`)));
-      }),
-  };
+  const matching = (stream: keyof typeof output) => (pattern: RegExp) =>
+    new Promise<RegExpMatchArray>((resolveMatch, reject) => {
+      const match = output[stream].match(pattern);
+      if (match) return resolveMatch(match);
+      waiters.push({ stream, pattern, resolve: resolveMatch });
+      void done.then(() => reject(new Error(`the CLI exited before printing ${pattern} on ${stream}:\n${output.stderr}`)));
+    });
+  return { child, done, stderrMatching: matching('stderr'), stdoutMatching: matching('stdout') };
 }
 
 /** Runs the built CLI with `args` to the end. */
 export function runCli(args: string[], options?: Parameters<typeof startCli>[1]) {
   return startCli(args, options).done;
+}
+
+const validateOutput = (() => {
+  // The schema the docs publish for --json: every line the CLI prints must fit it.
+  const schema = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../docs/schemas/device-flow-output.schema.json'), 'utf8')) as object;
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  addFormats(ajv);
+  return ajv.compile(schema);
+})();
+
+/** The `--json` line `stdout` holds, after checking that it fits the documented schema. */
+export function documentedJson(stdout: string): Record<string, any> {
+  const value = JSON.parse(stdout) as Record<string, any>;
+  if (!validateOutput(value)) throw new Error(`--json output does not fit docs/schemas/device-flow-output.schema.json: ${JSON.stringify(validateOutput.errors)}`);
+  return value;
+}
+
+/** Whether `value` fits the documented --json schema. */
+export function fitsDocumentedJson(value: unknown): boolean {
+  return validateOutput(value);
 }

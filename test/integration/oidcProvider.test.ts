@@ -5,24 +5,24 @@
  */
 import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type EmbeddedClient, type EmbeddedServer, startEmbeddedServer } from '../../src/cli/embeddedServer.js';
-import { actAsUser, type SimulatedUserOptions } from '../../src/cli/simulatedUser.js';
+import { type DevServerClient, type DevServer, startDevServer } from '../../src/devServer/server.js';
+import { actAsUser, type SimulatedUserOptions } from '../../src/devServer/simulatedUser.js';
 import { DeviceFlowError } from '../../src/core/errors.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { nextSignal } from '../helpers/flowHarness.js';
 
-let server: EmbeddedServer;
-let shortLived: EmbeddedServer;
+let server: DevServer;
+let shortLived: DevServer;
 beforeAll(async () => {
-  [server, shortLived] = await Promise.all([startEmbeddedServer(), startEmbeddedServer({ deviceCodeLifetime: 30 })]);
+  [server, shortLived] = await Promise.all([startDevServer(), startDevServer({ deviceCodeLifetime: 30 })]);
 });
 afterAll(async () => {
   await Promise.all([server.close(), shortLived.close()]);
 });
 
 /** A flow against `on` whose simulated clock jumps to each poll once `user` has acted. */
-function flowFor(on: EmbeddedServer, client: EmbeddedClient, options: DeviceFlowOptions = {}) {
+function flowFor(on: DevServer, client: DevServerClient, options: DeviceFlowOptions = {}) {
   const clock = new SimulatedClock();
   clock.set(Date.now());
   const flow = new OAuth2DeviceAuthorizationFlow({
@@ -39,8 +39,8 @@ function flowFor(on: EmbeddedServer, client: EmbeddedClient, options: DeviceFlow
 
 /** Grants with the user's decision; resolves with the flow's outcome. */
 async function run(
-  on: EmbeddedServer,
-  client: EmbeddedClient,
+  on: DevServer,
+  client: DevServerClient,
   user: SimulatedUserOptions | 'absent',
   options: DeviceFlowOptions = {},
 ): Promise<{ flow: OAuth2DeviceAuthorizationFlow; clock: SimulatedClock; error: DeviceFlowError | null; page: string }> {

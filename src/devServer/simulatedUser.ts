@@ -1,7 +1,7 @@
 /**
  * A person at a browser, simulated: opens the verification URL, confirms the code, signs in and consents (or aborts)
  * on the authorization server's own pages, with plain HTTP requests, cookies and form posts. Written for
- * oidc-provider's pages (the embedded server), whose forms it fills in by their field names.
+ * oidc-provider's pages (the development server), whose forms it fills in by their field names.
  *
  * @module
  */
@@ -10,13 +10,15 @@
 export interface SimulatedUserOptions {
   /** `approve` signs in and consents; `deny` aborts at the code confirmation. */
   decision: 'approve' | 'deny';
-  /** The name to sign in with (any works on the embedded server). */
+  /** The name to sign in with (any works on the development server). */
   login?: string;
 }
 
 interface Form {
   action: string;
   fields: URLSearchParams;
+  /** It has a visible box for the user code. */
+  asksForCode: boolean;
   buttons: { name: string; value: string }[];
 }
 
@@ -27,14 +29,18 @@ const MAX_PAGES = 12;
  * `userCode` is typed in) until a page without a form: the end of the flow.
  *
  * @returns the text of that last page.
- * @throws when the pages do not lead anywhere.
+ * @throws when the server does not take the code, or the pages do not lead anywhere.
  */
 export async function actAsUser(verificationUrl: string, userCode: string, options: SimulatedUserOptions): Promise<string> {
   const browser = new CookieBrowser();
   let page = await browser.get(verificationUrl);
+  let codeTyped = false;
   for (let step = 0; step < MAX_PAGES; step++) {
     const form = firstForm(page.html, page.url);
     if (form === null) return text(page.html);
+    // The box to type the code in, again, after the code was typed: the server did not take it.
+    if (codeTyped && form.asksForCode) throw new Error(`The server did not take user code ${userCode}: ${text(page.html).slice(0, 200)}`);
+    codeTyped ||= form.asksForCode;
     const aborting = fill(form, userCode, options);
     page = await browser.post(form.action, form.fields);
     // After an abort the server shows where to start over; the user walks away.
@@ -46,7 +52,7 @@ export async function actAsUser(verificationUrl: string, userCode: string, optio
 /** Fills in `form` as the user would; `true` when the user aborts with it. */
 function fill(form: Form, userCode: string, { decision, login = 'demo-user' }: SimulatedUserOptions): boolean {
   const { fields, buttons } = form;
-  if (fields.has('user_code') && fields.get('user_code') === '') fields.set('user_code', userCode);
+  if (form.asksForCode) fields.set('user_code', userCode);
   if (fields.has('login')) fields.set('login', login);
   if (fields.has('password')) fields.set('password', 'any password works here');
   const abort = buttons.find((button) => button.name === 'abort');
@@ -61,16 +67,18 @@ function firstForm(html: string, base: string): Form | null {
   if (!match) return null;
   const formAttributes = attributes(match[1]!);
   const fields = new URLSearchParams();
+  let asksForCode = false;
   for (const [, tag] of match[2]!.matchAll(/<input\b([^>]*)>/gi)) {
     const { name, value = '', type = 'text' } = attributes(tag!);
     if (name && type !== 'submit' && type !== 'button') fields.set(name, decode(value));
+    asksForCode ||= name === 'user_code' && type === 'text';
   }
   // Buttons may sit outside the form and join it with form="id", as on oidc-provider's confirmation page.
   const buttons = [...html.matchAll(/<button\b([^>]*)>/gi)]
     .map(([, tag]) => attributes(tag!))
     .filter((button) => button.name !== undefined)
     .map((button) => ({ name: button.name!, value: decode(button.value ?? '') }));
-  return { action: new URL(decode(formAttributes.action ?? ''), base).href, fields, buttons };
+  return { action: new URL(decode(formAttributes.action ?? ''), base).href, fields, asksForCode, buttons };
 }
 
 function attributes(tag: string): Record<string, string | undefined> {

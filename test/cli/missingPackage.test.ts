@@ -1,0 +1,42 @@
+/**
+ * An optional peer dependency that is not installed: the command says what to install in one line and exits 8, with
+ * nothing on stdout, whichever command needs it. (test/gitInstall.test.ts sees the same from a real install.)
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+afterEach(() => {
+  vi.doUnmock('oidc-provider');
+  vi.doUnmock('@statelyai/inspect');
+  vi.resetModules();
+});
+
+/** Runs the CLI in this process with `missing` unresolvable, as when it is not installed. */
+async function runWithout(missing: string, argv: string[]) {
+  vi.resetModules();
+  vi.doMock(missing, () => {
+    throw Object.assign(new Error(`Cannot find package '${missing}'`), { code: 'ERR_MODULE_NOT_FOUND' });
+  });
+  const { run } = await import('../../src/cli/run.js');
+  let stdout = '';
+  let stderr = '';
+  const io = { stdout: { write: (text: string) => ((stdout += text), true) }, stderr: { write: (text: string) => ((stderr += text), true) } };
+  const code = await run(argv, { ...io, interrupt: new AbortController().signal }, {});
+  return { code, stdout, stderr };
+}
+
+const NEEDS_OIDC_PROVIDER = 'device-flow: The local authorization server needs the optional oidc-provider package: npm install oidc-provider@8\n';
+
+describe('a missing optional package', () => {
+  it.each([[[]], [['demo', '--json']], [['serve', '--port', '0']]])('device-flow %j without oidc-provider: one line, exit 8', async (argv) => {
+    expect(await runWithout('oidc-provider', argv)).toEqual({ code: 8, stdout: '', stderr: NEEDS_OIDC_PROVIDER });
+  });
+
+  it('device-flow login --inspect --json without @statelyai/inspect: one line, exit 8, no JSON', async () => {
+    const endpoints = ['--authorization-url', 'http://127.0.0.1:9/device', '--token-url', 'http://127.0.0.1:9/token'];
+    expect(await runWithout('@statelyai/inspect', ['login', ...endpoints, '--client-id', 'x', '--inspect', '--json'])).toEqual({
+      code: 8,
+      stdout: '',
+      stderr: 'device-flow: The inspector relay needs the optional @statelyai/inspect package: npm install @statelyai/inspect\n',
+    });
+  });
+});
