@@ -7,7 +7,7 @@
  */
 
 import { Agent, type Dispatcher, request } from 'undici';
-import { FORM_TRANSPORT, type FormTransport, type TransportRequest, type TransportResponse, type WithFormTransport } from '../http/formTransport.js';
+import { FORM_TRANSPORT, type TransportRequest, type TransportResponse, type WithFormTransport } from '../http/formTransport.js';
 import type { FetchFunction } from '../http/sendRequest.js';
 import { bodyTooLarge, concat } from '../http/readCappedBody.js';
 

@@ -5,17 +5,15 @@
  * behind it (a state, a compound state's header, an edge label's background), and no edge runs through a text other
  * than its own label.
  */
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statechart } from '../../docs/build/statechart.js';
 import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
-import { launchChromium } from '../helpers/browser.js';
+import { launchTestBrowser, SCREENSHOTS as screenshots } from '../helpers/browser.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const screenshots = join(root, 'test-results');
 const WIDTH = 1600;
 const MIN_FONT_SIZE = 11;
 // Sub-pixel slack: boxes that merely touch do not overlap.
@@ -27,10 +25,7 @@ const files = [overview, ...details].map((diagram) => `statechart-${diagram.name
 let browser: Browser;
 
 beforeAll(async () => {
-  const launched = await launchChromium();
-  browser = launched.browser;
-  console.info(`Chromium ${browser.version()}: ${launched.choice.name} (${launched.choice.executablePath})`);
-  await mkdir(screenshots, { recursive: true });
+  browser = await launchTestBrowser();
 }, 60_000);
 
 afterAll(async () => {

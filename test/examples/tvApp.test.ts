@@ -5,7 +5,7 @@
  * server in its address, it says what is missing and sends nothing anywhere.
  */
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,11 +15,10 @@ import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, startDevServer } from '../../src/devServer/server.js';
 import { readConfig } from '../../examples/tv-app/src/config.js';
-import { launchChromium } from '../helpers/browser.js';
+import { launchTestBrowser, SCREENSHOTS as screenshots } from '../helpers/browser.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const appRoot = join(root, 'examples/tv-app');
-const screenshots = join(root, 'test-results');
 
 let site: PreviewServer;
 let outDir: string;
@@ -34,10 +33,7 @@ beforeAll(async () => {
   origin = new URL(site.resolvedUrls!.local[0]!).origin;
   // The authorization server lets the TV page's origin, and only it, read its answers.
   server = await startDevServer({ corsOrigins: [origin] });
-  const launched = await launchChromium();
-  browser = launched.browser;
-  console.info(`Chromium ${browser.version()}: ${launched.choice.name} (${launched.choice.executablePath})`);
-  await mkdir(screenshots, { recursive: true });
+  browser = await launchTestBrowser();
 }, 60_000);
 
 afterAll(async () => {

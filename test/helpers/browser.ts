@@ -104,3 +104,14 @@ export async function launchChromium(choice = chooseBrowser()): Promise<{ browse
   const browser = await chromium.launch({ executablePath: choice.executablePath, args: CHROMIUM_FLAGS });
   return { browser, choice };
 }
+
+/** Where the browser tests save their screenshots (ignored by git), to look at after a run. */
+export const SCREENSHOTS = resolve(import.meta.dirname, '../../test-results');
+
+/** {@link launchChromium} for a test file: says which browser runs, and makes the screenshot folder. */
+export async function launchTestBrowser(): Promise<Browser> {
+  const { browser, choice } = await launchChromium();
+  console.info(`Chromium ${browser.version()}: ${choice.name} (${choice.executablePath})`);
+  await mkdir(SCREENSHOTS, { recursive: true });
+  return browser;
+}
