@@ -25,6 +25,7 @@ export type { Declaration, FlowProperties, FlowResults, FlowSettings, FlowSettin
 export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/actors.js';
 export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions, TransportOptionsSource } from './http/actors.js';
 export type { FetchFunction } from './http/sendRequest.js';
+export { discover, type DiscoveredServer, type DiscoveryOptions } from './http/discovery.js';
 
 export { createFlowSnapshot, readFlowSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './machines/snapshot.js';
 export type { DeviceFlowSnapshot } from './machines/snapshot.js';

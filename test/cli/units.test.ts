@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverEndpoints } from '../../src/cli/discovery.js';
+import { type Command, parseCommand } from '../../src/cli/args.js';
 import { EXIT_CODES, outcomeOf } from '../../src/cli/exitCodes.js';
+import type { CliIO } from '../../src/cli/login.js';
 import { PRESETS, presetEndpoints } from '../../src/cli/presets.js';
+import { resolveServer } from '../../src/cli/resolveServer.js';
 import { formatDuration, jsonLine, redactToken, terminalSafe, tokenSummary } from '../../src/cli/terminal.js';
 import { DeviceFlowError } from '../../src/core/errors.js';
-import { rejectionOf } from '../helpers/expectError.js';
-import { hugeBody, LoopbackServer } from '../helpers/loopbackServer.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
 
 describe('terminal output', () => {
   it('shortens tokens to their first and last four characters, hiding short ones whole', () => {
@@ -67,64 +68,91 @@ describe('provider presets', () => {
   });
 });
 
-describe('discovery', () => {
-  let server: LoopbackServer;
-  beforeAll(async () => {
-    server = await LoopbackServer.start();
-  });
-  afterAll(() => server.close());
+describe('--issuer (discovery, tested itself in test/http/discovery.test.ts)', () => {
+  const servers: LoopbackServer[] = [];
+  afterAll(() => Promise.all(servers.map((server) => server.close())));
 
-  it('falls back to RFC 8414, inserting the well-known path before the issuer path', async () => {
-    const issuer = server.url('/tenant-a');
-    server.handle('/.well-known/oauth-authorization-server/tenant-a', {
-      json: { issuer, device_authorization_endpoint: server.url('/tenant-a/device'), token_endpoint: server.url('/tenant-a/token') },
+  /** A server whose OpenID Connect metadata names `issuerOf(origin)`, with every member the flow takes. */
+  async function metadataServer(issuerOf: (origin: string) => string, extra: Record<string, unknown> = {}): Promise<LoopbackServer> {
+    const server = await LoopbackServer.start();
+    servers.push(server);
+    server.handle('/.well-known/openid-configuration', {
+      json: {
+        issuer: issuerOf(server.url('')),
+        device_authorization_endpoint: server.url('/device'),
+        token_endpoint: server.url('/token'),
+        jwks_uri: server.url('/jwks'),
+        revocation_endpoint: server.url('/revoke'),
+        id_token_signing_alg_values_supported: ['HS256', 'ES256'],
+        ...extra,
+      },
     });
-    await expect(discoverEndpoints(issuer)).resolves.toEqual({ issuer, authorizationUrl: server.url('/tenant-a/device'), tokenUrl: server.url('/tenant-a/token') });
-    expect(server.requests.map((request) => request.path)).toEqual(['/tenant-a/.well-known/openid-configuration', '/.well-known/oauth-authorization-server/tenant-a']);
+    return server;
+  }
+
+  async function resolve(args: string[], interrupt = new AbortController().signal): Promise<{ result: Awaited<ReturnType<typeof resolveServer>>; stderr: string }> {
+    let stderr = '';
+    const io: CliIO = { stdout: { write: () => undefined }, stderr: { write: (text: string) => (stderr += text) }, interrupt };
+    const command = parseCommand(['login', ...args, '--client-id', 'cli']) as Extract<Command, { kind: 'login' }>;
+    return { result: await resolveServer(command, io), stderr };
+  }
+
+  it("puts the issuer, its keys, its revocation endpoint and its algorithms into the flow's options, whether the metadata names the bare origin with a slash or without", async () => {
+    for (const issuerOf of [(origin: string) => origin, (origin: string) => `${origin}/`]) {
+      const server = await metadataServer(issuerOf);
+      const { result, stderr } = await resolve(['--issuer', server.url('')]);
+      expect(stderr).toBe('');
+      expect(result).toEqual({
+        clientIdentifier: 'cli',
+        clientIdentifierSharedKey: '',
+        allowInsecureHttp: false,
+        issuer: issuerOf(server.url('')),
+        authorizationUrl: server.url('/device'),
+        tokenUrl: server.url('/token'),
+        jwksUrl: server.url('/jwks'),
+        revocationUrl: server.url('/revoke'),
+        idTokenSigningAlgorithms: ['ES256'],
+      });
+    }
   });
 
-  it('refuses metadata that names another issuer', async () => {
-    server.handle('/evil/.well-known/openid-configuration', {
-      json: { issuer: 'https://attacker.example', device_authorization_endpoint: 'https://attacker.example/d', token_endpoint: 'https://attacker.example/t' },
-    });
-    const error = await rejectionOf(discoverEndpoints(server.url('/evil')));
-    expect(error).toMatchObject({ code: 'ClientError', message: expect.stringMatching(/names the issuer "https:\/\/attacker.example"/) });
+  it('exits 1 for metadata that names another issuer, quoting both', async () => {
+    const server = await metadataServer(() => 'https://attacker.example');
+    const { result, stderr } = await resolve(['--issuer', server.url('')]);
+    expect(result).toBe(EXIT_CODES.serverError);
+    expect(stderr).toMatch(/^device-flow: The metadata at http:\/\/127\.0\.0\.1:\d+\/\.well-known\/openid-configuration names the issuer "https:\/\/attacker.example", not http:\/\/127.0.0.1:\d+: /);
   });
 
-  it('fails with a one-line ClientError naming each URL and its status when there is no metadata', async () => {
-    server.handle('/nothing/.well-known/openid-configuration', { status: 404, headers: { 'content-type': 'text/html' }, body: 'nope' });
-    server.handle('/.well-known/oauth-authorization-server/nothing', { status: 404, headers: { 'content-type': 'text/html; charset=utf-8' }, body: 'nope' });
-    const error = await rejectionOf(discoverEndpoints(server.url('/nothing')));
-    expect(error).toMatchObject({
-      code: 'ClientError',
-      message: `Could not read the metadata of ${server.url('/nothing')}: ${server.url('/nothing/.well-known/openid-configuration')} answered HTTP 404 (text/html); ${server.url('/.well-known/oauth-authorization-server/nothing')} answered HTTP 404 (text/html)`,
-    });
+  it('exits 2 for a discovered plain-http endpoint beyond this machine, unless --allow-insecure-http', async () => {
+    const server = await metadataServer((origin) => origin, { revocation_endpoint: 'http://as.example/revoke' });
+    const refused = await resolve(['--issuer', server.url('')]);
+    expect(refused.result).toBe(EXIT_CODES.usage);
+    expect(refused.stderr).toBe('device-flow: the discovered endpoint http://as.example is not https: device codes, tokens and secrets would travel in clear text; use https, or add --allow-insecure-http\n');
+    const allowed = await resolve(['--issuer', server.url(''), '--allow-insecure-http']);
+    expect(allowed.result).toMatchObject({ revocationUrl: 'http://as.example/revoke', allowInsecureHttp: true });
   });
 
-  it('reads metadata with the body cap and timeout of every request: a huge document fails at once, its connection closed', async () => {
-    const huge = hugeBody(300 * 1024 * 1024);
-    server.handle('/huge/.well-known/openid-configuration', huge.handler);
-    server.handle('/.well-known/oauth-authorization-server/huge', { status: 404 });
-    const error = await rejectionOf(discoverEndpoints(server.url('/huge')));
-    expect(error).toMatchObject({ code: 'ServerError', message: expect.stringContaining('larger than 1048576 bytes') });
-    expect(await huge.written).toBeLessThan(16 * 1024 * 1024);
-    server.handle('/slow/.well-known/openid-configuration', () => 'handled');
-    server.handle('/.well-known/oauth-authorization-server/slow', () => 'handled');
-    const slow = await rejectionOf(discoverEndpoints(server.url('/slow'), { requestTimeout: 200 }));
-    expect(slow).toMatchObject({ code: 'NetworkError', message: expect.stringMatching(/No complete answer from .* within 0.2 s; No complete answer/) });
+  it('exits 3 without a device authorization endpoint, saying what to give instead', async () => {
+    const server = await metadataServer((origin) => origin, { device_authorization_endpoint: undefined });
+    const { result, stderr } = await resolve(['--issuer', server.url('')]);
+    expect(result).toBe(EXIT_CODES.configuration);
+    expect(stderr).toBe(`device-flow: The metadata of ${server.url('')} has no device_authorization_endpoint: give --authorization-url and --token-url\n`);
   });
 
-  it('names the reason when nothing answers, such as a name that does not resolve (ENOTFOUND)', async () => {
-    // What Node's fetch rejects with for a name the resolver does not know, without asking a resolver.
-    const unresolvable = async () => {
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND as.example'), { code: 'ENOTFOUND' }) });
-    };
-    const error = await rejectionOf(discoverEndpoints('https://as.example', { fetch: unresolvable }));
-    expect(error).toMatchObject({
-      code: 'NetworkError',
-      message:
-        'Could not read the metadata of https://as.example: The request to https://as.example/.well-known/openid-configuration failed (ENOTFOUND); The request to https://as.example/.well-known/oauth-authorization-server failed (ENOTFOUND)',
-    });
+  it('exits 6 when nothing answers, and 130 when interrupted', async () => {
+    const gone = await LoopbackServer.start();
+    await gone.close();
+    const unreachable = await resolve(['--issuer', gone.url('')]);
+    expect(unreachable.result).toBe(EXIT_CODES.network);
+    expect(unreachable.stderr).toMatch(/^device-flow: Could not read the metadata of .*ECONNREFUSED.*ECONNREFUSED/);
+
+    const stalled = await LoopbackServer.start();
+    servers.push(stalled);
+    stalled.handle('/.well-known/openid-configuration', () => 'handled');
+    const interrupt = new AbortController();
+    void stalled.nextRequest('/.well-known/openid-configuration').then(() => interrupt.abort());
+    const cancelled = await resolve(['--issuer', stalled.url('')], interrupt.signal);
+    expect(cancelled).toEqual({ result: EXIT_CODES.cancelled, stderr: '' });
   });
 });
 
