@@ -74,6 +74,22 @@ export interface DevServerOptions<Names extends string = DefaultClientName> {
   interval?: number;
   /** Browser origins allowed to call the endpoints (CORS), e.g. a TV web app's. */
   corsOrigins?: readonly string[];
+  /**
+   * DPoP, which the server always takes: a token request that carries a `DPoP` proof gets an access token of type
+   * `DPoP` bound to the proof's key (`cnf.jkt`), and a public client's refresh token is bound to the same key; one
+   * without a proof gets a bearer token, as before.
+   *
+   * `requireNonce`: every proof must carry a nonce the server issued (RFC 9449 §8): a proof without one, or with a
+   * stale one, is answered `400 use_dpop_nonce` with a fresh nonce in the `DPoP-Nonce` header, which the client puts
+   * in a new proof, and answers may carry a newer nonce in that header. A token request without a proof is not
+   * affected. Off by default: the server then neither issues nor accepts nonces.
+   *
+   * The proofs the server takes are signed with ES256 or EdDSA (its `dpop_signing_alg_values_supported`).
+   *
+   * @see [RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5) for DPoP access token requests
+   * @see [RFC 9449 §8](https://www.rfc-editor.org/rfc/rfc9449#section-8) for server-provided nonces
+   */
+  dpop?: { requireNonce?: boolean };
 }
 
 /**
@@ -86,7 +102,21 @@ export interface DevServer<Names extends string = DefaultClientName> {
   issuer: string;
   deviceAuthorizationUrl: string;
   tokenUrl: string;
+  /**
+   * The revocation endpoint: a client posts a token it holds, with its own authentication, to end it (and, for a
+   * refresh token, the whole grant).
+   *
+   * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+   */
   revocationUrl: string;
+  /**
+   * The introspection endpoint, for resource servers: which tokens are active, for whom, and to which key they are
+   * bound. Only the server's own resource-server client (the one {@link DevServer.introspect} uses) may ask about any
+   * token; a registered client may ask about its own tokens only.
+   *
+   * @see [RFC 7662 §2](https://www.rfc-editor.org/rfc/rfc7662#section-2)
+   */
+  introspectionUrl: string;
   /** Where a person enters a user code, signs in (any name and password) and approves. */
   verificationUrl: string;
   /** The registered clients, by the names they were given. */
@@ -95,6 +125,18 @@ export interface DevServer<Names extends string = DefaultClientName> {
   approve(userCode: string, options?: { login?: string }): Promise<void>;
   /** Declines `userCode` as a person would on the server's pages. */
   deny(userCode: string): Promise<void>;
+  /**
+   * What the server knows of `token` (an access or refresh token), as a resource server would ask it: the
+   * introspection response, `{ active: false }` for a token that is unknown, expired or revoked, otherwise `active`,
+   * `client_id`, `sub`, `scope`, `exp`, `iat`, `token_type` and, for a DPoP-bound token, `cnf: { jkt }`, the
+   * thumbprint of the key it is bound to. It asks as a confidential client of its own, registered for this and not
+   * among {@link DevServer.clients}.
+   *
+   * @throws when the introspection endpoint does not answer 200 with JSON.
+   * @see [RFC 7662 §2.2](https://www.rfc-editor.org/rfc/rfc7662#section-2.2) for the response
+   * @see [RFC 9449 §6.2](https://www.rfc-editor.org/rfc/rfc9449#section-6.2) for `cnf.jkt`
+   */
+  introspect(token: string): Promise<Record<string, unknown>>;
   /** Stops the server and closes its connections. */
   close(): Promise<void>;
 }
@@ -111,8 +153,9 @@ const DEFAULT_CLIENTS: Record<DefaultClientName, DevServerClientOptions> = {
 };
 
 /**
- * Starts a development authorization server on 127.0.0.1, with the device flow, refresh tokens, revocation and ID
- * tokens, in memory. `oidc-provider` is an optional peer dependency of this package: install it to use this.
+ * Starts a development authorization server on 127.0.0.1, with the device flow, refresh tokens, ID tokens, DPoP,
+ * revocation and introspection, in memory. `oidc-provider` is an optional peer dependency of this package: install it
+ * to use this.
  *
  * @throws {MissingPackageError} when `oidc-provider` is not installed.
  * @see [RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)
@@ -140,17 +183,25 @@ export async function startDevServer<Names extends string = DefaultClientName>(o
   const clients = registeredClients((options.clients ?? DEFAULT_CLIENTS) as Record<Names, DevServerClientOptions>);
   const corsOrigins = new Set(options.corsOrigins ?? []);
   const scopes = options.scopes ?? ['openid', 'offline_access', 'profile', 'email'];
+  const requireNonce = options.dpop?.requireNonce === true;
+
+  // The server's own resource server, for introspect(): a confidential client that is registered but not handed out,
+  // so that no client under test has its rights, and whose name no client can take.
+  const resourceServer = { client_id: `dev-server-introspection-${secret()}`, client_secret: secret() };
 
   const restoreConsole = silenceDevelopmentNotices();
   const provider = new Provider(issuer, {
-    clients: Object.values<DevServerClient>(clients).map((client) => ({
-      client_id: client.clientIdentifier,
-      ...(client.clientSecret === '' ? {} : { client_secret: client.clientSecret }),
-      token_endpoint_auth_method: client.clientAuthentication,
-      grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
-      response_types: [],
-      redirect_uris: [],
-    })),
+    clients: [
+      ...Object.values<DevServerClient>(clients).map((client) => ({
+        client_id: client.clientIdentifier,
+        ...(client.clientSecret === '' ? {} : { client_secret: client.clientSecret }),
+        token_endpoint_auth_method: client.clientAuthentication,
+        grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+        response_types: [],
+        redirect_uris: [],
+      })),
+      { ...resourceServer, token_endpoint_auth_method: 'client_secret_basic', grant_types: [], response_types: [], redirect_uris: [] },
+    ],
     // Memory on purpose: the server lives as long as one demo, one test file or one `device-flow serve`. A subclass of
     // oidc-provider's own adapter, so that it does not warn that the quick-start adapter is in use.
     adapter: class DevServerAdapter extends (MemoryAdapter as new (name: string) => Adapter) {},
@@ -161,6 +212,16 @@ export async function startDevServer<Names extends string = DefaultClientName>(o
       // The provider's own login and consent pages: the point of the server is to approve through them.
       devInteractions: { enabled: true },
       revocation: { enabled: true },
+      // Always on: a client that sends no proof gets bearer tokens as before. Nonces only when asked for: with a nonce
+      // secret oidc-provider hands a `DPoP-Nonce` to every client that sends a proof, required or not, and a server
+      // that never mentions nonces is a case a client must handle too.
+      dPoP: requireNonce ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } : { enabled: true },
+      introspection: {
+        enabled: true,
+        // oidc-provider's default lets any confidential client introspect any token, and prints a notice that it
+        // should be replaced: the server's resource server may ask about every token, a client about its own.
+        allowedPolicy: (_ctx, client, token) => client.clientId === resourceServer.client_id || client.clientId === token.clientId,
+      },
     },
     scopes: [...scopes],
     // oidc-provider takes a scope that names claims as known: only those of the scopes given.
@@ -184,12 +245,14 @@ export async function startDevServer<Names extends string = DefaultClientName>(o
   if (options.interval !== undefined) provider.use(pollingInterval(options.interval));
   server.on('request', provider.callback());
   const verificationUrl = `${issuer}/device`;
+  const introspectionUrl = `${issuer}/token/introspection`;
 
   return {
     issuer,
     deviceAuthorizationUrl: `${issuer}/device/auth`,
     tokenUrl: `${issuer}/token`,
     revocationUrl: `${issuer}/token/revocation`,
+    introspectionUrl,
     verificationUrl,
     clients,
     async approve(userCode, { login = 'demo-user' } = {}) {
@@ -199,6 +262,23 @@ export async function startDevServer<Names extends string = DefaultClientName>(o
     async deny(userCode) {
       const page = await actAsUser(verificationUrl, userCode, { decision: 'deny' });
       if (!/abort|denied|cancel|interrupted/i.test(page)) throw new Error(`The server did not decline user code ${userCode}: ${page.slice(0, 200)}`);
+    },
+    async introspect(token) {
+      const response = await fetch(introspectionUrl, {
+        method: 'POST',
+        headers: {
+          // Both are base64url, which needs none of the form encoding RFC 6749 §2.3.1 asks for first.
+          authorization: `Basic ${Buffer.from(`${resourceServer.client_id}:${resourceServer.client_secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ token }),
+      });
+      const text = await response.text();
+      if (response.status !== 200 || !(response.headers.get('content-type') ?? '').includes('application/json')) {
+        throw new Error(`The introspection endpoint answered ${response.status}: ${text.slice(0, 200)}`);
+      }
+      return JSON.parse(text) as Record<string, unknown>;
     },
     async close() {
       server.closeAllConnections();
