@@ -19,8 +19,23 @@ export type { DeviceAuthorizationMachine } from './machines/deviceAuthorization.
 export { restartFailedFlowActor, startFlowActor } from './machines/startFlowActor.js';
 export type { StartFlowActorOptions } from './machines/startFlowActor.js';
 export type * from './machines/types.js';
-export { PROPERTIES } from './core/properties.js';
-export type { Declaration, FlowProperties, FlowResults, FlowSettings, FlowSettingsInput, FlowStatus, Kind, NonceMode, PropertyName, SettingName, ShownProperties } from './core/properties.js';
+export { ASYMMETRIC_ALGORITHMS, PROPERTIES } from './core/properties.js';
+export type {
+  Declaration,
+  FlowProperties,
+  FlowResults,
+  FlowSettings,
+  FlowSettingsInput,
+  FlowStatus,
+  Kind,
+  NonceMode,
+  PropertyName,
+  SettingName,
+  ShownProperties,
+  SigningAlgorithm,
+} from './core/properties.js';
+export { createDpopSigner, generateDpopKeyPair } from './core/protocol/dpop.js';
+export type { DpopAlgorithm, DpopProofRequest, DpopSigner, SavedDpopKey } from './core/protocol/dpop.js';
 
 export { createDeviceFlowActors, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './http/actors.js';
 export type { DeviceFlowActors, ModifiableRequest, ParameterModifier, RequestModifier, TransportOptions, TransportOptionsSource } from './http/actors.js';

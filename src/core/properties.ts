@@ -103,6 +103,8 @@ function resultKind<Value, Shown = Value>(check: (value: unknown, savedAt: numbe
 }
 
 const text = settingKind<string>((value) => (typeof value === 'string' ? value : problem('must be a string')));
+// RFC 6749 §7.1: a token type is a short name (Bearer, DPoP, or one registered by an extension).
+const tokenType = settingKind<string>((value) => (typeof value === 'string' && /^[\w.-]{0,64}$/.test(value) ? value : problem('must be a token type name such as Bearer or DPoP')));
 const flag = settingKind<boolean>((value) => (typeof value === 'boolean' ? value : problem('must be true or false')));
 
 function oneOf<T extends string>(...allowed: T[]) {
@@ -119,6 +121,19 @@ const endpoint = settingKind<string | null, string | URL | null, URL | null>(
   },
   (value) => (value === null ? null : new URL(value)),
 );
+
+/**
+ * The issuer identifier: checked as an endpoint is, but kept exactly as given, since an ID token's `iss` must equal it
+ * character for character (`https://as.example` and `https://as.example/` are two issuers).
+ */
+const issuer = settingKind<string | null, string | URL | null, string | null>((value) => {
+  if (value === null || value === '') return null;
+  const url = parseHttpUrl(value);
+  if (typeof url === 'string') return problem(url.includes('user name') ? `${url}` : url);
+  // OpenID Connect Discovery §2: an issuer has no query or fragment.
+  if (url.search !== '' || url.hash !== '') return problem('must have no query or fragment');
+  return value instanceof URL ? value.href : (value as string);
+});
 
 const seconds = settingKind<number>((value) =>
   typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : problem('must be a number of seconds, 0 or more'),
@@ -175,12 +190,34 @@ const record = resultKind<Record<string, unknown>, Readonly<Record<string, unkno
   (value) => Object.freeze({ ...value }),
 );
 const secretText = resultKind<string>((value) => (typeof value === 'string' ? null : 'must be a string'));
+const claims = resultKind<Record<string, unknown> | null, Readonly<Record<string, unknown>> | null>(
+  (value) => (value === null ? null : record.check(value, 0)),
+  (value) => (value === null ? null : Object.freeze({ ...value })),
+);
+
+/**
+ * The JWS algorithms an ID token may be signed with: the asymmetric ones of RFC 7518 and RFC 8037. `none` and the
+ * HMAC algorithms (`HS256`…) are never admitted: the key set is public, and a key from it must not verify a MAC.
+ */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+/** An asymmetric JWS algorithm (see {@link ASYMMETRIC_ALGORITHMS}). */
+export type SigningAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+
+const signingAlgorithms = settingKind<SigningAlgorithm[], Iterable<SigningAlgorithm>, readonly SigningAlgorithm[]>((value) => {
+  if (typeof value === 'string' || typeof (value as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') problem('must be a list of JWS algorithms');
+  const algorithms = [...new Set(value as Iterable<unknown>)];
+  const bad = algorithms.find((algorithm) => !ASYMMETRIC_ALGORITHMS.includes(algorithm as SigningAlgorithm));
+  if (bad !== undefined) problem(`contains ${JSON.stringify(bad) ?? String(bad)}, which is not one of ${ASYMMETRIC_ALGORITHMS.join(', ')} ('none' and HMAC are never allowed)`);
+  if (algorithms.length === 0) problem('must name at least one algorithm');
+  return algorithms as SigningAlgorithm[];
+}, frozenCopy);
 const status = resultKind<FlowStatus>((value) =>
   ['NotAuthenticated', 'TemporaryCredentialsReceived', 'Granted', 'RefreshingToken'].includes(value as string) ? null : 'must be a status',
 );
 const resultFlag = resultKind<boolean>((value) => (typeof value === 'boolean' ? null : 'must be true or false'));
 
-function frozenCopy(value: readonly string[]): readonly string[] {
+function frozenCopy<T extends string>(value: readonly T[]): readonly T[] {
   return Object.freeze([...value]);
 }
 
@@ -244,6 +281,16 @@ export const PROPERTIES = {
   allowInsecureHttp: setting(flag, false),
   /** How many transport faults in a row polling rides out; `null` until the code expires, 0 none. */
   maxConsecutiveFailures: setting(failureBudget, null),
+  /** The issuer identifier; with it, ID tokens are validated (OpenID Connect Core §3.1.3.7). */
+  issuer: setting(issuer, null),
+  /** The issuer's JSON Web Key Set, which verifies ID token signatures. */
+  jwksUrl: setting(endpoint, null),
+  /** The revocation endpoint (RFC 7009). */
+  revocationUrl: setting(endpoint, null),
+  /** The JWS algorithms an ID token may be signed with. */
+  idTokenSigningAlgorithms: setting(signingAlgorithms, [...ASYMMETRIC_ALGORITHMS], { same: sameList }),
+  /** Seconds of clock difference with the issuer tolerated when checking an ID token's `exp` and `iat`. */
+  clockTolerance: setting(seconds, 5),
   /** The user code, empty when none is out. */
   userCode: result(userCode, '', { resetByGrant: true }),
   /** Where the user enters the code. */
@@ -266,6 +313,10 @@ export const PROPERTIES = {
   idToken: result(secretText, '', { secret: true }),
   /** The granted scope tokens (their order carries no meaning). */
   grantedScopeTokens: result(grantedScope, [], { same: sameSet }),
+  /** The access token's type as the server said it (`Bearer`, `DPoP`, or another); empty when not known. */
+  tokenType: setting(tokenType, ''),
+  /** The claims of the ID token, once validated; `null` without an ID token, or when none was validated. */
+  idTokenClaims: result(claims, null, { same: sameJson }),
 };
 
 /**

@@ -35,6 +35,11 @@ export type DeviceFlowSignals = {
    * goes on after `retryIn` milliseconds (RFC 8628 §3.5 back-off).
    */
   transientError: [error: DeviceFlowError, retryIn: number];
+  /**
+   * `revokeTokens()` is over: the tokens are forgotten; `error` says why the server may still consider them valid
+   * (it refused, could not be reached, or no revocation URL is set), `null` when it revoked them (RFC 7009 §2.2).
+   */
+  revoked: [error: DeviceFlowError | null];
 } & { [K in PropertyName as `${K}Changed`]: [value: ShownProperties[K]] };
 
 /**
@@ -154,6 +159,8 @@ export class SignalDelivery {
         return signals.emit(event.type);
       case 'transientError':
         return signals.emit('transientError', event.error, event.retryIn);
+      case 'revoked':
+        return signals.emit('revoked', event.error);
       default: {
         const name = event.type.slice(0, -'Changed'.length) as PropertyName;
         (this.#view as Record<PropertyName, unknown>)[name] = event.value;

@@ -9,13 +9,24 @@
 import type { Actor, InspectionEvent, Observer } from 'xstate';
 import { DeviceFlowError } from '../core/errors.js';
 import { requirePositiveNumber, requireString } from '../core/optionChecks.js';
-import { type FlowSettingsInput, type FlowStatus, type NonceMode, PROPERTIES, PROPERTY_NAMES, readSettings, type SettingName } from '../core/properties.js';
+import {
+  type FlowSettingsInput,
+  type FlowStatus,
+  type NonceMode,
+  PROPERTIES,
+  PROPERTY_NAMES,
+  readSettings,
+  type SettingName,
+  type SigningAlgorithm,
+} from '../core/properties.js';
 import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from '../http/actors.js';
 import type { FetchFunction } from '../http/sendRequest.js';
 import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
 import { createFlowSnapshot, type DeviceFlowSnapshot } from '../machines/snapshot.js';
+import { authorizedFetch } from './authorizedFetch.js';
 import { type Clock, createPreciseClock } from './clocks.js';
+import { type DpopKey, dpopKeyOf } from './dpopKey.js';
 import type { DeviceFlowSignalName, DeviceFlowSignals } from './delivery.js';
 import { FlowRunner } from './runner.js';
 import { SignalEmitter } from './signals.js';
@@ -52,6 +63,12 @@ export interface DeviceFlowOptions extends FlowSettingsInput {
    * expiry and polling interval, waiting only the time that is left. Settings given alongside replace the saved ones.
    */
   snapshot?: DeviceFlowSnapshot | string;
+  /**
+   * A key pair to bind the tokens to with DPoP (RFC 9449): every poll and refresh carries a proof made with it, and
+   * `authorizedFetch()` proves it to resource servers. `generateDpopKeyPair()` makes one. A server without DPoP
+   * issues a `Bearer` token nonetheless; `tokenType` says which it did.
+   */
+  dpopKeyPair?: CryptoKeyPair;
 }
 
 /** Whether the first flow has given the class its property accessors. */
@@ -81,6 +98,13 @@ export class OAuth2DeviceAuthorizationFlow {
   readonly #signals = new SignalEmitter<DeviceFlowSignals>();
   readonly #transport: Transport;
   readonly #runner: FlowRunner;
+  readonly #dpop: DpopKey | null;
+  /** Resource servers' DPoP nonces, by origin. */
+  readonly #resourceNonces = new Map<string, string>();
+  /** The refresh `authorizedFetch()` calls share. */
+  #refreshing: Promise<boolean> | null = null;
+  /** `revokeTokens()` calls waiting for the outcome, rejected if the flow is disposed first. */
+  readonly #revocations = new Set<(error: DeviceFlowError) => void>();
 
   /**
    * Creates an idle flow with `options` as its properties, or resumes the flow saved in `options.snapshot`.
@@ -93,8 +117,16 @@ export class OAuth2DeviceAuthorizationFlow {
     // Once tokens are granted only the refresh signal's timer is left: it must not hold a Node.js process open, or a
     // script that got its token would wait until the token expires.
     const clock = options.clock ?? createPreciseClock(() => this.#runner.actor.getSnapshot().context.properties.status === 'Granted');
-    this.#transport = transportOptions(options, clock);
-    this.#runner = new FlowRunner(this.#signals, { settings: options, snapshot: options.snapshot, clock, inspect: options.inspect, transport: () => this.#transport });
+    const snapshot = typeof options.snapshot === 'string' ? parsedOrText(options.snapshot) : options.snapshot;
+    this.#dpop = dpopKeyOf(options.dpopKeyPair, (snapshot as Partial<DeviceFlowSnapshot> | undefined)?.dpopKey);
+    this.#transport = { ...transportOptions(options, clock), dpop: this.#dpop?.signer };
+    this.#runner = new FlowRunner(this.#signals, {
+      settings: options,
+      snapshot: snapshot as DeviceFlowSnapshot | string | undefined,
+      clock,
+      inspect: options.inspect,
+      transport: () => this.#transport,
+    });
   }
 
   /**
@@ -176,13 +208,67 @@ export class OAuth2DeviceAuthorizationFlow {
   }
 
   /**
+   * Signs out: posts the refresh token, then the access token, to `revocationUrl` with the token endpoint's client
+   * authentication, then forgets the tokens (their `…Changed` signals, then `revoked`) whatever the server said. A
+   * flow in progress is abandoned first, as `grant()` abandons one.
+   *
+   * @returns a promise that resolves when the server revoked the tokens (or there were none), and rejects with a
+   *   `DeviceFlowError` when it refused, could not be reached, or no revocation URL is set: the tokens are forgotten
+   *   here all the same, but may still be valid at the server.
+   * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+   */
+  revokeTokens(): Promise<void> {
+    this.#alive();
+    const outcome = new Promise<void>((resolve, reject) => {
+      const stop = this.#signals.on('revoked', (error) => {
+        stop();
+        this.#revocations.delete(reject);
+        if (error === null) resolve();
+        else reject(error);
+      });
+      this.#revocations.add(reject);
+    });
+    this.#send({ type: 'REVOKE' });
+    return outcome;
+  }
+
+  /**
+   * `fetch` with the access token: `Authorization: Bearer …`, or for a DPoP-bound token (`tokenType` `DPoP`)
+   * `Authorization: DPoP …` with a proof that carries the token's hash. A resource server's `use_dpop_nonce`
+   * challenge gets one retry with its nonce; a `401` with `error="invalid_token"` gets one refresh (shared by
+   * concurrent calls) when a refresh token is at hand, then one retry. Redirects are followed within the origin only;
+   * the token never leaves it, and never travels over plain HTTP (loopback and `allowInsecureHttp` aside).
+   *
+   * @throws {DeviceFlowError} `ClientError` without an access token, or for a URL the token must not go to.
+   * @see [RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)
+   * @see [RFC 9449 §7](https://www.rfc-editor.org/rfc/rfc9449#section-7)
+   */
+  authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    this.#alive();
+    return authorizedFetch(
+      {
+        fetch: this.#transport.fetch,
+        token: () => ({ accessToken: this.token, tokenType: this.tokenType }),
+        dpop: this.#dpop?.signer,
+        nonces: this.#resourceNonces,
+        allowInsecureHttp: this.allowInsecureHttp,
+        now: this.#transport.now,
+        refresh: () => (this.#refreshing ??= this.#refreshOnce().finally(() => (this.#refreshing = null))),
+      },
+      input,
+      init,
+    );
+  }
+
+  /**
    * The flow as plain JSON, to resume later, in this process or another, with
    * `new OAuth2DeviceAuthorizationFlow({ ...options, snapshot })`.
    *
    * The snapshot holds the device code and the tokens: store it like a credential. The client secret is not in it.
    */
   snapshot(): DeviceFlowSnapshot {
-    return createFlowSnapshot(this.#runner.actor.getPersistedSnapshot(), this.#transport.now());
+    const snapshot = createFlowSnapshot(this.#runner.actor.getPersistedSnapshot(), this.#transport.now());
+    return this.#dpop === null ? snapshot : { ...snapshot, dpopKey: this.#dpop.saved() };
   }
 
   /**
@@ -194,6 +280,8 @@ export class OAuth2DeviceAuthorizationFlow {
     if (this.#runner.stopped) return;
     this.#signals.clear();
     this.#runner.stop();
+    for (const reject of this.#revocations) reject(new DeviceFlowError('ClientError', 'The flow was disposed before the tokens were revoked'));
+    this.#revocations.clear();
   }
 
   // ── Transport options: what every request reads, kept out of the statechart ───────────────────────────────────────
@@ -282,14 +370,39 @@ export class OAuth2DeviceAuthorizationFlow {
     if (this.#runner.stopped) throw new DeviceFlowError('ClientError', 'The flow was disposed');
   }
 
-  #send(event: { type: 'GRANT' | 'REFRESH' | 'START_POLLING' | 'STOP_POLLING' }): void {
+  #send(event: { type: 'GRANT' | 'REFRESH' | 'START_POLLING' | 'STOP_POLLING' | 'REVOKE' }): void {
     this.#alive();
     this.#runner.send(event);
+  }
+
+  /** One refresh for `authorizedFetch()`: `true` when it brought new tokens. */
+  #refreshOnce(): Promise<boolean> {
+    if (this.refreshToken === '' || this.#runner.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const settle = (refreshed: boolean) => {
+        stopGranted();
+        stopFailed();
+        resolve(refreshed);
+      };
+      const stopGranted = this.#signals.on('granted', () => settle(true));
+      const stopFailed = this.#signals.on('requestFailed', () => settle(false));
+      // Joins a refresh already under way (autoRefresh), or starts one; a refused one fails at once.
+      this.#runner.send({ type: 'REFRESH' });
+    });
   }
 
   #set<K extends SettingName>(name: K, value: FlowSettingsInput[K]): void {
     this.#alive();
     this.#runner.send({ type: 'UPDATE', settings: readSettings({ [name]: value }) });
+  }
+}
+
+/** The JSON text of a snapshot, parsed; left as it is when it does not parse, for the snapshot's own check to say so. */
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 
@@ -331,8 +444,20 @@ export interface OAuth2DeviceAuthorizationFlow {
   readonly userCodeExpirationAt: Date | null;
   /** When the next poll goes out; `null` while not polling. For countdowns. */
   readonly nextPollAt: Date | null;
-  /** The ID token, when the `openid` scope was granted. Not validated. */
+  /**
+   * The ID token, when the `openid` scope was granted. Validated when `issuer` is set (then `idTokenClaims` holds its
+   * claims); taken as it came otherwise.
+   *
+   * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
+   */
   readonly idToken: string;
+  /**
+   * The claims of the ID token, once validated (`iss`, `sub`, `aud`, `exp`…); `null` without an ID token, or when it
+   * was not validated because no `issuer` is set.
+   *
+   * @see [OpenID Connect Core §2](https://openid.net/specs/openid-connect-core-1_0.html#IDToken)
+   */
+  readonly idTokenClaims: Readonly<Record<string, unknown>> | null;
   /** When the access token expires; `null` when the server did not say. */
   readonly expirationAt: Date | null;
   /** The granted scope tokens. */
@@ -386,6 +511,46 @@ export interface OAuth2DeviceAuthorizationFlow {
   refreshToken: string;
   /** Allow plain `http:` endpoints that are not on this machine (loopback is always allowed). */
   allowInsecureHttp: boolean;
+  /**
+   * The access token's type as the server said it: `Bearer`, `DPoP` (bound to `dpopKeyPair`), or another; empty when
+   * not known. `authorizedFetch()` follows it.
+   *
+   * @see [RFC 6749 §7.1](https://www.rfc-editor.org/rfc/rfc6749#section-7.1)
+   * @see [RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5)
+   */
+  tokenType: string;
+  /**
+   * The issuer identifier, kept exactly as given (an ID token's `iss` must equal it character for character). With
+   * it, an ID token is validated before it is taken (signature, `iss`, `aud`, `exp`, nonce…), which needs `jwksUrl`
+   * too; `discover()` finds both.
+   *
+   * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
+   */
+  get issuer(): string | null;
+  set issuer(value: string | URL | null);
+  /**
+   * The issuer's JSON Web Key Set, which verifies ID token signatures.
+   *
+   * @see [RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2) (`jwks_uri`)
+   */
+  get jwksUrl(): URL | null;
+  set jwksUrl(value: string | URL | null);
+  /**
+   * The revocation endpoint `revokeTokens()` posts to.
+   *
+   * @see [RFC 7009 §2](https://www.rfc-editor.org/rfc/rfc7009#section-2)
+   */
+  get revocationUrl(): URL | null;
+  set revocationUrl(value: string | URL | null);
+  /**
+   * The JWS algorithms an ID token may be signed with: the asymmetric ones by default; `none` and HMAC never.
+   *
+   * @see [RFC 7518 §3.1](https://www.rfc-editor.org/rfc/rfc7518#section-3.1)
+   */
+  get idTokenSigningAlgorithms(): readonly SigningAlgorithm[];
+  set idTokenSigningAlgorithms(value: Iterable<SigningAlgorithm>);
+  /** Seconds of clock difference with the issuer tolerated when checking an ID token's `exp` and `iat` (5 by default). */
+  clockTolerance: number;
   /**
    * Transport faults in a row that polling rides out with back-off before failing with `NetworkError`; `null` (the
    * default) until the code expires, 0 at the first fault, as Qt.

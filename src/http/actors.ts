@@ -8,17 +8,22 @@ import { type ActorSystem, fromPromise } from 'xstate';
 
 /** The system an actor runs in (XState's `ActorSystem` of any actors). */
 type AnyActorSystem = ActorSystem<any>;
-import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../machines/types.js';
+import type { ClientRequest, DeviceAuthorizationRequest, DeviceTokenRequest, IdTokenValidationRequest, RefreshTokenRequest, RevocationRequest } from '../machines/types.js';
 import { DeviceFlowError, isDeviceFlowError, USER_CODE_EXPIRED } from '../core/errors.js';
 import { type FetchFunction, sendRequest, type RawResponse } from './sendRequest.js';
 import { type DeviceAuthorization, parseDeviceAuthorizationResponse } from '../core/protocol/deviceAuthorizationResponse.js';
+import { type DpopSigner, readDpopNonce } from '../core/protocol/dpop.js';
 import {
   authenticateClient,
   deviceAuthorizationParameters,
   deviceCodeGrantParameters,
   refreshGrantParameters,
+  revocationParameters,
   type Stage,
 } from '../core/protocol/requests.js';
+import { serverReportedError } from '../core/protocol/serverError.js';
+import { readOAuthError } from '../core/protocol/members.js';
+import { KeySets, validateIdToken } from './idTokenValidation.js';
 import { MAX_SERVER_DURATION_SECONDS } from '../core/protocol/members.js';
 import { parseResponseBody, type ResponseMembers } from '../core/protocol/responseBody.js';
 import { type PollOutcome, parsePollResponse, parseRefreshResponse, type TokenResponse } from '../core/protocol/tokenResponse.js';
@@ -71,6 +76,11 @@ export interface TransportOptions {
   maxResponseBytes?: number | undefined;
   /** The current time in epoch ms; the wall clock by default. Polls check it against the code's expiry. */
   now?: (() => number) | undefined;
+  /**
+   * Proves possession of a key on every token-endpoint request (RFC 9449): each poll and refresh carries a fresh
+   * proof, with the server's latest nonce.
+   */
+  dpop?: DpopSigner | undefined;
 }
 
 /**
@@ -98,6 +108,15 @@ interface Exchange extends ClientRequest {
   notAfter?: number | null;
 }
 
+/** The token endpoint's requests carry a DPoP proof (RFC 9449 §5); the others are not DPoP's. */
+const DPOP_STAGES = new Set<Stage>(['RequestingAccessToken', 'RefreshingAccessToken']);
+
+/** What one flow's requests share: the DPoP nonces servers sent, by origin, and the issuer's key sets. */
+interface FlowHttpState {
+  dpopNonces: Map<string, string>;
+  keySets: KeySets;
+}
+
 /**
  * Where the actors find their options: fixed ones, or a function called for every request with the actor system the
  * request belongs to (the class uses one machine for all its instances and keeps each instance's options by system).
@@ -121,11 +140,19 @@ export type TransportOptionsSource = TransportOptions | ((system: ActorSystem<an
  */
 export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
   const current = typeof options === 'function' ? options : () => options;
+  // By actor system: one per flow's actor, so flows that share this machine share none of it.
+  const flows = new WeakMap<AnyActorSystem, FlowHttpState>();
+  const stateOf = (system: AnyActorSystem) => {
+    let state = flows.get(system);
+    if (state === undefined) flows.set(system, (state = { dpopNonces: new Map(), keySets: new KeySets() }));
+    return state;
+  };
 
   async function exchange<T>(
     request: Exchange,
     { signal, system }: { signal: AbortSignal; system: AnyActorSystem },
     parse: (members: ResponseMembers, status: number) => T,
+    succeeded?: (response: RawResponse) => T | undefined,
   ): Promise<T> {
     const settings = current(system);
     const clientSecret = settings.clientSecret ?? '';
@@ -147,6 +174,12 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
         await settings.requestModifier(modifiable, request.stage);
         url = modifiable.url.href;
       }
+      // After the modifier: the proof names the URL the request goes to.
+      const { dpopNonces } = stateOf(system);
+      const origin = new URL(url).origin;
+      if (settings.dpop && DPOP_STAGES.has(request.stage)) {
+        headers.set('dpop', await settings.dpop.proof({ method: 'POST', url, nonce: dpopNonces.get(origin) ?? null, now: now() }));
+      }
       const response = await sendRequest(
         { method: 'POST', url, headers, body: request.parameters },
         {
@@ -156,6 +189,11 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
           maxResponseBytes: settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
         },
       );
+      // The latest nonce of a server is the one to use from now on (RFC 9449 §8).
+      const nonce = readDpopNonce(response.headers);
+      if (nonce !== null) dpopNonces.set(origin, nonce);
+      const success = succeeded?.(response);
+      if (success !== undefined) return success;
       const members = readMembers(response, now(), request.stage);
       return parse('error' in members ? redactErrorMembers(members, secrets) : members, response.status);
     } catch (error) {
@@ -189,7 +227,50 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
         (members, status) => parseRefreshResponse(members, input, status),
       ),
     ),
+    /** @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation) */
+    validateIdToken: fromPromise<Record<string, unknown>, IdTokenValidationRequest>(({ input, signal, system }) => {
+      const settings = current(system);
+      return validateIdToken(input, stateOf(system).keySets, {
+        fetch: settings.fetch,
+        signal,
+        timeout: settings.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        maxResponseBytes: settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      });
+    }),
+    /**
+     * The refresh token first (revoking it may revoke its access tokens too), then the access token; the first refusal
+     * ends it.
+     *
+     * @see [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)
+     */
+    revokeTokens: fromPromise<void, RevocationRequest>(async ({ input, signal, system }) => {
+      const tokens = [
+        [input.refreshToken, 'refresh_token'],
+        [input.accessToken, 'access_token'],
+      ] as const;
+      for (const [token, tokenTypeHint] of tokens) {
+        if (token === '') continue;
+        await exchange(
+          { ...input, stage: 'RevokingToken', parameters: revocationParameters({ clientIdentifier: input.clientIdentifier, token, tokenTypeHint }), secrets: [input.refreshToken, input.accessToken] },
+          { signal, system },
+          revocationRefused,
+          // RFC 7009 §2.2: 200 is success, whatever the body.
+          (response) => (response.status === 200 ? true : undefined),
+        );
+      }
+    }),
   };
+}
+
+/**
+ * A revocation answer other than 200: the server's OAuth error, or that it answered without one.
+ *
+ * @see [RFC 7009 §2.2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1)
+ */
+function revocationRefused(members: ResponseMembers, status: number): never {
+  const oauthError = readOAuthError(members, status);
+  if (oauthError !== null) throw serverReportedError(oauthError, 'revocation');
+  throw new DeviceFlowError('ServerError', `The revocation endpoint answered HTTP ${status} without an OAuth error`, { status });
 }
 
 /**

@@ -11,9 +11,14 @@
  */
 
 import { raise, stateIn } from 'xstate';
-import type { PollOutcome } from '../core/protocol/tokenResponse.js';
+import type { PollOutcome, TokenResponse } from '../core/protocol/tokenResponse.js';
 import { pollingProblem } from './preconditions.js';
 import { deviceFlowSetup, expiryOrOutageReport, expiryReport, failureOf, refusal, refusalFor, requestInput } from './setup.js';
+
+/** The tokens of a poll that granted them. */
+function grantedTokens(outcome: PollOutcome): TokenResponse {
+  return (outcome as Extract<PollOutcome, { kind: 'granted' }>).tokens;
+}
 
 /** While polling runs, a refresh would be a second request to the token endpoint. */
 const refuseRefreshWhilePolling = { actions: { type: 'reportFailure', params: refusal('Cannot refresh while polling is in progress') } } as const;
@@ -69,6 +74,8 @@ const poller = deviceFlowSetup.createStateConfig({
       },
     },
     requesting: {
+      // The retry after a DPoP nonce challenge is one request: leaving it, the next request may be challenged again.
+      exit: 'forgetNonceRetry',
       invoke: {
         id: 'pollToken',
         src: 'pollToken',
@@ -85,14 +92,18 @@ const poller = deviceFlowSetup.createStateConfig({
             actions: [{ type: 'slowDown', params: ({ event }) => event.output }, 'scheduleNextPoll'],
           },
           {
+            guard: { type: 'idTokenToValidate', params: ({ event }) => grantedTokens(event.output) },
+            target: '#deviceAuthorization.verifyingIdToken',
+            actions: [{ type: 'holdTokens', params: ({ event }) => grantedTokens(event.output) }, 'stopPolling'],
+          },
+          {
             target: '#deviceAuthorization.granted',
-            actions: [
-              { type: 'acceptTokens', params: ({ event }) => ({ tokens: (event.output as Extract<PollOutcome, { kind: 'granted' }>).tokens, isRefresh: false }) },
-              'stopPolling',
-            ],
+            actions: [{ type: 'acceptTokens', params: ({ event }) => ({ tokens: grantedTokens(event.output), isRefresh: false, claims: null }) }, 'stopPolling'],
           },
         ],
         onError: [
+          // At once, with the server's nonce: not a poll of its own, so the interval does not apply (RFC 9449 §8).
+          { guard: { type: 'dpopNonceChallenge', params: failureOf }, target: 'requesting', reenter: true, actions: 'markNonceRetry' },
           {
             guard: { type: 'faultToRideOut', params: failureOf },
             target: 'waiting',

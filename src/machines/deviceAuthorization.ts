@@ -2,13 +2,14 @@
  * The OAuth 2.0 Device Authorization Grant as a statechart.
  *
  * ```
- * idle ─GRANT─▶ authorizing ─▶ awaitingUser ─▶ granted ⇄ refreshing
+ * idle ─GRANT─▶ authorizing ─▶ awaitingUser ─▶ (verifyingIdToken) ─▶ granted ⇄ refreshing (requesting ─▶ verifyingIdToken)
  *                    │          ├ userCode: valid ─▶ expired
  *                    │          └ poller:   waiting ⇄ requesting, stopped
- *                    └────────────────┴──────────▶ failed (authorization | polling | refresh)
+ *                    └────────────────┴──────────────────┴──────▶ failed (authorization | polling | refresh)
+ * any state ─REVOKE─▶ revoking ─▶ idle
  * ```
  *
- * The chart is pure: HTTP happens in the three named actors, which are placeholders here and are filled in with
+ * The chart is pure: HTTP happens in the named actors, which are placeholders here and are filled in with
  * `machine.provide({ actors })` (the package's `createDeviceAuthorizationMachine()` does so). Time comes from the
  * actor's clock, every wait is a delayed transition whose delay is derived from an absolute timestamp in the context,
  * and every property change is announced with an emitted `…Changed` event in Qt's order.
@@ -21,8 +22,8 @@ import { and } from 'xstate';
 import type { FlowStatus } from '../core/properties.js';
 import type { FailureReport } from './announcements.js';
 import { awaitingUser, startPollingTransitions } from './awaitingUser.js';
-import { grantProblem, refreshProblem } from './preconditions.js';
-import { deviceFlowSetup, expiryReport, failureOf, initialContext, nonceIsSent, refusal, refusalFor, requestInput } from './setup.js';
+import { grantProblem, refreshProblem, revocationProblem } from './preconditions.js';
+import { deviceFlowSetup, expiryReport, failureOf, initialContext, nonceIsSent, refusal, refusalFor, requestInput, validationInput } from './setup.js';
 import type { DeviceFlowEvent } from './types.js';
 
 /** `report`, with the status to announce before `requestFailed`. */
@@ -32,13 +33,25 @@ function reportingStatus<Args>(report: (args: Args) => FailureReport, status: Fl
 
 /**
  * A failed refresh, as Qt ends one: back to `granted` while an access token is there, to `failed.refresh` otherwise,
- * the status announced before `requestFailed`.
+ * the status announced before `requestFailed`. Tokens held for validation are dropped.
  */
 function refreshFailed<Args>(report: (args: Args) => FailureReport) {
   return [
-    { guard: 'hasAccessToken', target: 'granted', actions: { type: 'reportFailure', params: reportingStatus(report, 'Granted') } } as const,
-    { target: 'failed.refresh', actions: { type: 'reportFailure', params: reportingStatus(report, 'NotAuthenticated') } } as const,
+    {
+      guard: 'hasAccessToken',
+      target: '#deviceAuthorization.granted',
+      actions: ['dropReceivedTokens', { type: 'reportFailure', params: reportingStatus(report, 'Granted') }],
+    } as const,
+    {
+      target: '#deviceAuthorization.failed.refresh',
+      actions: ['dropReceivedTokens', { type: 'reportFailure', params: reportingStatus(report, 'NotAuthenticated') }],
+    } as const,
   ];
+}
+
+/** The outcome of `revokeTokens()`: the tokens forgotten, and the error of telling the server, if any. */
+function revocationOutcome<Args>(report: ((args: Args) => FailureReport) | null) {
+  return { type: 'forgetTokens', params: (args: Args) => ({ error: report === null ? null : report(args).error }) } as const;
 }
 
 /** The error a `FAIL` event carries. */
@@ -71,6 +84,12 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
       { target: '.refreshing', actions: { type: 'announce', params: { status: 'RefreshingToken' } } },
     ],
     START_POLLING: startPollingTransitions('#deviceAuthorization.awaitingUser.poller.starting'),
+    // Signing out abandons whatever is in progress, as grant() does (RFC 7009).
+    REVOKE: [
+      { guard: 'nothingToRevoke', target: '.idle', actions: ['resetAuthorization', revocationOutcome(null)] },
+      { guard: 'revocationUnavailable', target: '.idle', actions: ['resetAuthorization', revocationOutcome(refusalFor(revocationProblem))] },
+      { target: '.revoking', actions: 'resetAuthorization' },
+    ],
     UPDATE: { actions: { type: 'announce', params: ({ event }) => event.settings } },
     // In a state with nothing in progress, an unexpected failure is reported and the state kept.
     FAIL: { actions: { type: 'reportFailure', params: failed } },
@@ -110,6 +129,26 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
 
     awaitingUser,
 
+    // The tokens of the grant wait here while their ID token is validated (OpenID Connect Core §3.1.3.7).
+    verifyingIdToken: {
+      invoke: {
+        id: 'validateIdToken',
+        src: 'validateIdToken',
+        input: validationInput(false),
+        onDone: {
+          target: 'granted',
+          actions: { type: 'acceptTokens', params: ({ context, event }) => ({ tokens: context.receivedTokens!, isRefresh: false, claims: event.output }) },
+        },
+        onError: { target: 'failed.polling', actions: ['dropReceivedTokens', { type: 'reportFailure', params: failureOf }] },
+      },
+      on: {
+        RESUME: { target: 'verifyingIdToken', reenter: true },
+        REFRESH: { actions: { type: 'reportFailure', params: refusal('Cannot refresh while the ID token of the grant is being validated') } },
+        START_POLLING: { actions: { type: 'reportFailure', params: refusal('The device code has been used: its tokens are being validated') } },
+        FAIL: { target: 'failed.polling', actions: ['dropReceivedTokens', { type: 'reportFailure', params: failed }] },
+      },
+    },
+
     granted: {
       initial: 'refreshScheduled',
       states: {
@@ -140,32 +179,91 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
     },
 
     refreshing: {
-      invoke: {
-        id: 'refreshTokens',
-        src: 'refreshTokens',
-        input: requestInput('tokenUrl', (context) => ({
-          refreshToken: context.properties.refreshToken,
-          requestedScopeTokens: context.properties.requestedScopeTokens,
-        })),
-        onDone: { target: 'granted', actions: { type: 'acceptTokens', params: ({ event }) => ({ tokens: event.output, isRefresh: true }) } },
-        onError: refreshFailed(failureOf),
+      initial: 'requesting',
+      states: {
+        requesting: {
+          exit: 'forgetNonceRetry',
+          invoke: {
+            id: 'refreshTokens',
+            src: 'refreshTokens',
+            input: requestInput('tokenUrl', (context) => ({
+              refreshToken: context.properties.refreshToken,
+              requestedScopeTokens: context.properties.requestedScopeTokens,
+            })),
+            onDone: [
+              {
+                guard: { type: 'idTokenToValidate', params: ({ event }) => event.output },
+                target: 'verifyingIdToken',
+                actions: { type: 'holdTokens', params: ({ event }) => event.output },
+              },
+              {
+                target: '#deviceAuthorization.granted',
+                actions: { type: 'acceptTokens', params: ({ event }) => ({ tokens: event.output, isRefresh: true, claims: null }) },
+              },
+            ],
+            onError: [
+              { guard: { type: 'dpopNonceChallenge', params: failureOf }, target: 'requesting', reenter: true, actions: 'markNonceRetry' },
+              ...refreshFailed(failureOf),
+            ],
+          },
+          on: {
+            // Restored without its request (see readFlowSnapshot): send it again, checked against the settings in force now.
+            RESUME: [
+              {
+                guard: and(['refreshBlocked', 'hasAccessToken']),
+                target: '#deviceAuthorization.granted',
+                actions: { type: 'reportFailure', params: reportingStatus(refusalFor(refreshProblem), 'Granted') },
+              },
+              {
+                guard: 'refreshBlocked',
+                target: '#deviceAuthorization.failed.refresh',
+                actions: { type: 'reportFailure', params: reportingStatus(refusalFor(refreshProblem), 'NotAuthenticated') },
+              },
+              { target: 'requesting', reenter: true },
+            ],
+          },
+        },
+        // A refreshed ID token must be valid and about the same person (OpenID Connect Core §12.2).
+        verifyingIdToken: {
+          invoke: {
+            id: 'validateIdToken',
+            src: 'validateIdToken',
+            input: validationInput(true),
+            onDone: {
+              target: '#deviceAuthorization.granted',
+              actions: { type: 'acceptTokens', params: ({ context, event }) => ({ tokens: context.receivedTokens!, isRefresh: true, claims: event.output }) },
+            },
+            onError: refreshFailed(failureOf),
+          },
+          on: { RESUME: { target: 'verifyingIdToken', reenter: true } },
+        },
       },
       on: {
         // A refresh is in flight: calls while it runs do nothing, as in Qt.
         REFRESH: {},
-        // Restored without its request (see readFlowSnapshot): send it again, checked against the settings in force now.
-        RESUME: [
-          {
-            guard: and(['refreshBlocked', 'hasAccessToken']),
-            target: 'granted',
-            actions: { type: 'reportFailure', params: reportingStatus(refusalFor(refreshProblem), 'Granted') },
-          },
-          { guard: 'refreshBlocked', target: 'failed.refresh', actions: { type: 'reportFailure', params: reportingStatus(refusalFor(refreshProblem), 'NotAuthenticated') } },
-          { target: 'refreshing', reenter: true },
-        ],
         START_POLLING: { actions: { type: 'reportFailure', params: refusal('Cannot poll while a refresh request is in flight') } },
         // As a failed refresh request: the access token, if any, stays usable.
         FAIL: refreshFailed(failed),
+      },
+    },
+
+    // revokeTokens(): the refresh token, then the access token, posted to the revocation endpoint (RFC 7009 §2.1).
+    revoking: {
+      invoke: {
+        id: 'revokeTokens',
+        src: 'revokeTokens',
+        input: requestInput('revocationUrl', (context) => ({ accessToken: context.properties.token, refreshToken: context.properties.refreshToken })),
+        onDone: { target: 'idle', actions: revocationOutcome(null) },
+        onError: { target: 'idle', actions: revocationOutcome(failureOf) },
+      },
+      on: {
+        GRANT: { actions: { type: 'reportFailure', params: refusal('Cannot start a new authorization while tokens are being revoked: await revokeTokens() first') } },
+        REFRESH: { actions: { type: 'reportFailure', params: refusal('Cannot refresh while the tokens are being revoked') } },
+        START_POLLING: { actions: { type: 'reportFailure', params: refusal('Cannot poll while tokens are being revoked') } },
+        // Already under way: its outcome answers this call too.
+        REVOKE: {},
+        RESUME: { target: 'revoking', reenter: true },
+        FAIL: { target: 'idle', actions: revocationOutcome(failed) },
       },
     },
 

@@ -57,6 +57,23 @@ const errorData: Check = (value) => {
   return fits ? null : 'must be an error as data';
 };
 
+/** A `TokenResponse` held for validation: the members the parser produces, with their types. */
+const tokenResponse: Check = (value) => {
+  if (!isRecord(value)) return 'must be a token response';
+  const { accessToken, tokenType, refreshToken, idToken, expiresIn, grantedScopeTokens, extraTokens, ...rest } = value;
+  const fits =
+    typeof accessToken === 'string' &&
+    accessToken !== '' &&
+    storedPropertyProblem('tokenType', tokenType, 0) === null &&
+    (refreshToken === null || typeof refreshToken === 'string') &&
+    typeof idToken === 'string' &&
+    (expiresIn === null || number(Number.MIN_VALUE, MAX_TOKEN_LIFETIME_SECONDS, 'seconds')(expiresIn, 0) === null) &&
+    storedPropertyProblem('grantedScopeTokens', grantedScopeTokens, 0) === null &&
+    storedPropertyProblem('extraTokens', extraTokens, 0) === null &&
+    Object.keys(rest).length === 0;
+  return fits ? null : 'must be a token response';
+};
+
 const BOOKKEEPING_CHECKS: { [K in Exclude<keyof DeviceFlowContext, 'properties'>]: Check } = {
   deviceCode: string,
   // The same floor as an interval from the server: a lower one would poll in a tight loop.
@@ -68,6 +85,8 @@ const BOOKKEEPING_CHECKS: { [K in Exclude<keyof DeviceFlowContext, 'properties'>
   consecutiveFailures: count,
   lastFault: nullOr(errorData),
   lastError: nullOr(errorData),
+  receivedTokens: nullOr(tokenResponse),
+  nonceRetried: (value) => (typeof value === 'boolean' ? null : 'must be true or false'),
 };
 
 /**

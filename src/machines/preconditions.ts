@@ -9,18 +9,34 @@ import { isSecureEndpoint, plainHttpProblem } from '../core/protocol/urls.js';
 import type { FlowProperties } from '../core/properties.js';
 import type { DeviceFlowContext } from './types.js';
 
-type Endpoints = Pick<FlowProperties, 'authorizationUrl' | 'tokenUrl' | 'allowInsecureHttp'>;
+type Endpoints = Pick<FlowProperties, 'authorizationUrl' | 'tokenUrl' | 'allowInsecureHttp' | 'issuer' | 'jwksUrl' | 'requestedScopeTokens'>;
 
 /** Why `grant()` cannot start, or `null`. */
 export function grantProblem({ properties }: { properties: Endpoints }): string | null {
   if (!properties.authorizationUrl) return 'No authorization URL set';
-  return tokenEndpointProblem(properties) ?? insecure('authorization', properties.authorizationUrl, properties.allowInsecureHttp);
+  return tokenEndpointProblem(properties) ?? insecure('authorization', properties.authorizationUrl, properties.allowInsecureHttp) ?? keySetProblem(properties);
 }
 
 /** Why a refresh cannot start, or `null`. */
 export function refreshProblem({ properties }: { properties: Endpoints & Pick<FlowProperties, 'refreshToken'> }): string | null {
   if (properties.refreshToken === '') return 'No refresh token set';
-  return tokenEndpointProblem(properties);
+  return tokenEndpointProblem(properties) ?? keySetProblem(properties);
+}
+
+/** Why `revokeTokens()` cannot tell the server, or `null`. */
+export function revocationProblem({ properties }: { properties: Pick<FlowProperties, 'revocationUrl' | 'allowInsecureHttp'> }): string | null {
+  if (!properties.revocationUrl) return 'No revocation URL set, so the server was not told: the tokens were forgotten here only';
+  return insecure('revocation', properties.revocationUrl, properties.allowInsecureHttp);
+}
+
+/**
+ * An ID token is validated when an issuer is set, and its signature needs the issuer's keys: found out before the
+ * user approves, not after.
+ */
+function keySetProblem(properties: Pick<FlowProperties, 'issuer' | 'jwksUrl' | 'requestedScopeTokens' | 'allowInsecureHttp'>): string | null {
+  if (properties.issuer === null || !properties.requestedScopeTokens.includes('openid')) return null;
+  if (!properties.jwksUrl) return 'An issuer is set, so ID tokens are validated, but no jwksUrl to check their signatures with: set jwksUrl (discover() finds it)';
+  return insecure('JWKS', properties.jwksUrl, properties.allowInsecureHttp);
 }
 
 /** Why polling cannot start or go on, or `null`. */
@@ -34,7 +50,7 @@ function tokenEndpointProblem(properties: Endpoints): string | null {
   return insecure('token', properties.tokenUrl, properties.allowInsecureHttp);
 }
 
-function insecure(endpoint: 'authorization' | 'token', url: string, allowInsecureHttp: boolean): string | null {
+function insecure(endpoint: 'authorization' | 'token' | 'revocation' | 'JWKS', url: string, allowInsecureHttp: boolean): string | null {
   if (isSecureEndpoint(url, allowInsecureHttp)) return null;
   return `The ${endpoint} endpoint ${plainHttpProblem(url)}. Use https, or set allowInsecureHttp: true to allow plain HTTP`;
 }

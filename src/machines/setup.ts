@@ -17,7 +17,7 @@ import type { PollOutcome, TokenResponse } from '../core/protocol/tokenResponse.
 import { announce, type FailureReport, redactKnownSecrets, reportFailure } from './announcements.js';
 import { readClock } from './clock.js';
 import { createNonce } from './nonce.js';
-import { grantProblem, pollingProblem, refreshProblem } from './preconditions.js';
+import { grantProblem, pollingProblem, refreshProblem, revocationProblem } from './preconditions.js';
 import { backOffDelay, delayUntil, MAX_TIMER_DELAY_MS, refreshSignalAt, slowedDownInterval } from './timing.js';
 import { initialProperties, SETTING_NAMES } from '../core/properties.js';
 import type {
@@ -28,7 +28,9 @@ import type {
   DeviceFlowEvent,
   DeviceFlowInput,
   DeviceTokenRequest,
+  IdTokenValidationRequest,
   RefreshTokenRequest,
+  RevocationRequest,
 } from './types.js';
 
 function notProvided(name: string): () => Promise<never> {
@@ -87,8 +89,29 @@ function clientRequest(context: DeviceFlowContext, url: string | null): ClientRe
  * The input of a request actor: the endpoint `endpoint` names and the client, with `input`'s members (what each
  * request adds).
  */
-export function requestInput<Input>(endpoint: 'authorizationUrl' | 'tokenUrl', input: (context: DeviceFlowContext) => Input) {
+export function requestInput<Input>(endpoint: 'authorizationUrl' | 'tokenUrl' | 'revocationUrl', input: (context: DeviceFlowContext) => Input) {
   return ({ context }: { context: DeviceFlowContext }): ClientRequest & Input => ({ ...clientRequest(context, context.properties[endpoint]), ...input(context) });
+}
+
+/**
+ * The input of the `validateIdToken` actor for the tokens held in `receivedTokens`: at the grant, or (`isRefresh`)
+ * at a refresh, whose ID token must be about the same subject as the one it replaces.
+ */
+export function validationInput(isRefresh: boolean) {
+  return ({ context, self }: { context: DeviceFlowContext; self: Parameters<typeof readClock>[0] }): IdTokenValidationRequest => {
+    const { properties } = context;
+    return {
+      idToken: context.receivedTokens?.idToken ?? '',
+      issuer: properties.issuer ?? '',
+      jwksUrl: properties.jwksUrl ?? '',
+      clientIdentifier: properties.clientIdentifier,
+      nonce: nonceIsSent(context) && properties.nonce !== '' ? properties.nonce : null,
+      algorithms: properties.idTokenSigningAlgorithms,
+      clockTolerance: properties.clockTolerance,
+      previousClaims: isRefresh ? properties.idTokenClaims : null,
+      now: readClock(self),
+    };
+  };
 }
 
 /** Whether the device authorization request carries a nonce: always when enabled, with `openid` when automatic. */
@@ -96,18 +119,32 @@ export function nonceIsSent(context: DeviceFlowContext): boolean {
   return context.properties.nonceMode === 'Enabled' || (context.properties.nonceMode === 'Automatic' && context.properties.requestedScopeTokens.includes('openid'));
 }
 
+/** What {@link acceptTokens} takes: a token response, whether a refresh answered it, and its ID token's validated claims. */
+export interface AcceptedTokens {
+  tokens: TokenResponse;
+  isRefresh: boolean;
+  /** The claims of `tokens.idToken` when it was validated; `null` when it was not (no issuer set). */
+  claims: Record<string, unknown> | null;
+}
+
 /** The token properties a token response sets, in Qt's announcement order (docs/qt-behaviour.md, "Tokens"). */
-function tokenProperties(context: DeviceFlowContext, tokens: TokenResponse, now: number, isRefresh: boolean): Partial<FlowProperties> {
+function tokenProperties(context: DeviceFlowContext, { tokens, isRefresh, claims }: AcceptedTokens, now: number): Partial<FlowProperties> {
+  // A refresh response may omit the ID token (OpenID Connect Core §12.2); the one from the grant then stays.
+  const keepsIdToken = isRefresh && tokens.idToken === '';
   return {
     ...(tokens.refreshToken === null ? {} : { refreshToken: tokens.refreshToken }),
     token: tokens.accessToken,
     grantedScopeTokens: tokens.grantedScopeTokens,
-    // A refresh response may omit the ID token (OpenID Connect Core §12.2); the one from the grant then stays.
-    ...(isRefresh && tokens.idToken === '' ? {} : { idToken: tokens.idToken }),
+    ...(keepsIdToken ? {} : { idToken: tokens.idToken }),
     expirationAt: tokens.expiresIn === null ? null : now + tokens.expiresIn * 1000,
     extraTokens: { ...context.properties.extraTokens, ...tokens.extraTokens },
+    tokenType: tokens.tokenType,
+    ...(keepsIdToken ? {} : { idTokenClaims: tokens.idToken === '' ? null : claims }),
   };
 }
+
+/** The properties of a flow that holds no tokens: what `revokeTokens()` leaves. */
+const NO_TOKENS: Partial<FlowProperties> = { token: '', refreshToken: '', idToken: '', expirationAt: null, grantedScopeTokens: [], tokenType: '', idTokenClaims: null };
 
 /** Polling resumed by `startTokenPolling()` waits one full interval before its first poll, as Qt's does. */
 function firstPollAt(context: DeviceFlowContext): number {
@@ -135,6 +172,8 @@ const FRESH_BOOKKEEPING: Omit<DeviceFlowContext, 'properties' | 'tokenLifetime' 
   consecutiveFailures: 0,
   lastFault: null,
   lastError: null,
+  receivedTokens: null,
+  nonceRetried: false,
 };
 
 /** The context of a new flow: every property at its default, `input`'s settings over them. */
@@ -160,6 +199,8 @@ export const deviceFlowSetup = setup({
     requestDeviceAuthorization: fromPromise<DeviceAuthorization, DeviceAuthorizationRequest>(notProvided('requestDeviceAuthorization')),
     pollToken: fromPromise<PollOutcome, DeviceTokenRequest>(notProvided('pollToken')),
     refreshTokens: fromPromise<TokenResponse, RefreshTokenRequest>(notProvided('refreshTokens')),
+    validateIdToken: fromPromise<Record<string, unknown>, IdTokenValidationRequest>(notProvided('validateIdToken')),
+    revokeTokens: fromPromise<void, RevocationRequest>(notProvided('revokeTokens')),
   },
   delays: {
     untilNextPoll: ({ context, self }) => delayUntil(context.properties.nextPollAt, readClock(self)),
@@ -180,6 +221,12 @@ export const deviceFlowSetup = setup({
     isPending: (_, outcome: PollOutcome) => outcome.kind === 'pending',
     isSlowDown: (_, outcome: PollOutcome) => outcome.kind === 'slowDown',
     faultToRideOut: ({ context }, { error }: { error: DeviceFlowError }) => retryable(error, context),
+    // OpenID Connect Core §3.1.3.7 applies once the flow knows whom to expect the ID token from.
+    idTokenToValidate: ({ context }, tokens: TokenResponse) => context.properties.issuer !== null && tokens.idToken !== '',
+    // RFC 9449 §8: the server wants a nonce in the proof; one retry carries the one it just sent.
+    dpopNonceChallenge: ({ context }, { error }: { error: DeviceFlowError }) => error.code === 'ServerError' && error.error === 'use_dpop_nonce' && !context.nonceRetried,
+    nothingToRevoke: ({ context }) => context.properties.token === '' && context.properties.refreshToken === '',
+    revocationUnavailable: ({ context }) => revocationProblem(context) !== null,
     // Delays longer than a timer can wait fire at a checkpoint first, which only re-arms the timer.
     checkpointBeforeRefresh: ({ context }) =>
       context.refreshAt !== null && context.refreshCheckpoint !== null && context.refreshCheckpoint < context.refreshAt,
@@ -226,9 +273,10 @@ export const deviceFlowSetup = setup({
       announce(enqueue, context, { polling: true, nextPollAt: now + authorization.interval * 1000 });
     }),
     /** Takes the tokens (all or nothing: the parser refuses incomplete responses), then `granted`. */
-    acceptTokens: enqueueActions(({ context, enqueue, self }, { tokens, isRefresh }: { tokens: TokenResponse; isRefresh: boolean }) => {
+    acceptTokens: enqueueActions(({ context, enqueue, self }, accepted: AcceptedTokens) => {
+      const { tokens, isRefresh } = accepted;
       const now = readClock(self);
-      const properties = tokenProperties(context, tokens, now, isRefresh);
+      const properties = tokenProperties(context, accepted, now);
       announce(
         enqueue,
         context,
@@ -242,9 +290,21 @@ export const deviceFlowSetup = setup({
           ),
           // Device codes are single-use: drop the secret once it has done its job.
           ...(isRefresh ? {} : { deviceCode: '' }),
+          receivedTokens: null,
         },
       );
       enqueue.emit({ type: 'granted' });
+    }),
+    /** Keeps a token response while its ID token is validated; a device code that got one is spent. */
+    holdTokens: assign((_, tokens: TokenResponse) => ({ receivedTokens: tokens, deviceCode: '' })),
+    /** Tokens whose ID token failed validation are not kept: all or nothing. */
+    dropReceivedTokens: assign({ receivedTokens: null }),
+    markNonceRetry: assign({ nonceRetried: true }),
+    forgetNonceRetry: assign({ nonceRetried: false }),
+    /** `revokeTokens()`: the tokens are forgotten whatever the server said, and the application learns how it went. */
+    forgetTokens: enqueueActions(({ context, enqueue }, { error }: { error: DeviceFlowError | null }) => {
+      announce(enqueue, context, NO_TOKENS, { refreshAt: null, refreshCheckpoint: null, tokenLifetime: null });
+      enqueue.emit({ type: 'revoked', error: error === null ? null : redactKnownSecrets(error, context) });
     }),
     /**
      * The server's `expired_token` ends the code now, whatever `expires_in` said: `startTokenPolling()` must not poll

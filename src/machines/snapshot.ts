@@ -6,6 +6,7 @@
  */
 
 import { DeviceFlowError } from '../core/errors.js';
+import type { SavedDpopKey } from '../core/protocol/dpop.js';
 import { contextProblem } from './persistedState.js';
 
 /**
@@ -20,7 +21,7 @@ export const SNAPSHOT_FORMAT = 'oauth2-device-flow';
  *
  * @see [XState persistence](https://stately.ai/docs/persistence)
  */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /**
  * A saved flow: plain JSON, to store and hand back to `new OAuth2DeviceAuthorizationFlow({ ...options, snapshot })`.
@@ -37,6 +38,8 @@ export interface DeviceFlowSnapshot {
   savedAt: string;
   /** The actor's persisted snapshot (`actor.getPersistedSnapshot()`). */
   state: unknown;
+  /** The flow's DPoP key, when it has one (see `OAuth2DeviceAuthorizationFlow`'s `dpopKeyPair`). */
+  dpopKey?: SavedDpopKey;
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { DeviceFlowError, DeviceFlowErrorData } from '../core/errors.js';
 import type { FlowProperties, FlowSettings } from '../core/properties.js';
 import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
+import type { TokenResponse } from '../core/protocol/tokenResponse.js';
 
 /**
  * The statechart's context: the announced properties in one object (see `PROPERTIES`), and the flow's own bookkeeping
@@ -36,6 +37,10 @@ export interface DeviceFlowContext {
   lastFault: DeviceFlowErrorData | null;
   /** The last failure reported with `requestFailed`; the reason the flow is in `failed`. */
   lastError: DeviceFlowErrorData | null;
+  /** Tokens received whose ID token is being validated; they become the properties once it is valid. Secrets. */
+  receivedTokens: TokenResponse | null;
+  /** The request in flight is the one retry after a DPoP nonce challenge (RFC 9449 §8). */
+  nonceRetried: boolean;
 }
 
 /**
@@ -62,6 +67,8 @@ export type DeviceFlowEvent =
   | { type: 'STOP_POLLING' }
   /** Refresh the access token (`refreshTokens()`). */
   | { type: 'REFRESH' }
+  /** Revoke the tokens at the server and forget them (`revokeTokens()`). */
+  | { type: 'REVOKE' }
   /** Change settings (the class's property setters). */
   | { type: 'UPDATE'; settings: Partial<FlowSettings> }
   /** Re-arm the timers after restoring a persisted snapshot: XState does not restore pending delays. */
@@ -103,7 +110,9 @@ export type DeviceFlowEmitted =
   | { type: 'serverReportedErrorOccurred'; error: string; errorDescription: string; uri: string | null }
   | { type: 'accessTokenAboutToExpire' }
   /** A poll hit a transport fault; the next try comes after `retryIn` ms (RFC 8628 §3.5 back-off). */
-  | { type: 'transientError'; error: DeviceFlowError; retryIn: number };
+  | { type: 'transientError'; error: DeviceFlowError; retryIn: number }
+  /** The tokens were forgotten; `error` when the server could not be told (RFC 7009 §2.2). */
+  | { type: 'revoked'; error: DeviceFlowError | null };
 
 /**
  * What every request of the flow carries about the client: the endpoint, the `client_id`, and how the client
@@ -150,4 +159,40 @@ export interface DeviceTokenRequest extends ClientRequest {
 export interface RefreshTokenRequest extends ClientRequest {
   refreshToken: string;
   requestedScopeTokens: string[];
+}
+
+/**
+ * Input of the `validateIdToken` actor: the ID token of a token response and what it must match.
+ *
+ * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
+ * @see [OpenID Connect Core §12.2](https://openid.net/specs/openid-connect-core-1_0.html#RefreshTokenResponse) for `previousClaims`
+ */
+export interface IdTokenValidationRequest {
+  idToken: string;
+  /** The issuer identifier the token's `iss` must equal. */
+  issuer: string;
+  /** Where the issuer's signing keys are. */
+  jwksUrl: string;
+  /** The `client_id` the token's `aud` (and `azp`) must name. */
+  clientIdentifier: string;
+  /** The nonce sent with the authorization request, which the token's `nonce` must equal; `null` when none was sent. */
+  nonce: string | null;
+  /** The JWS algorithms the signature may use. */
+  algorithms: readonly string[];
+  /** Seconds of clock difference tolerated for `exp` and `iat`. */
+  clockTolerance: number;
+  /** The validated claims of the ID token a refresh replaces, or `null` at the grant. */
+  previousClaims: Readonly<Record<string, unknown>> | null;
+  /** The current time in epoch ms, by the flow's clock. */
+  now: number;
+}
+
+/**
+ * Input of the `revokeTokens` actor: the revocation endpoint, the client, and the tokens to revoke (empty: none).
+ *
+ * @see [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)
+ */
+export interface RevocationRequest extends ClientRequest {
+  accessToken: string;
+  refreshToken: string;
 }

@@ -1,7 +1,7 @@
 import { fromPromise } from 'xstate';
 import type { DeviceAuthorization } from '../../src/core/protocol/deviceAuthorizationResponse.js';
 import type { PollOutcome, TokenResponse } from '../../src/core/protocol/tokenResponse.js';
-import type { DeviceAuthorizationRequest, DeviceTokenRequest, RefreshTokenRequest } from '../../src/machines/types.js';
+import type { DeviceAuthorizationRequest, DeviceTokenRequest, IdTokenValidationRequest, RefreshTokenRequest, RevocationRequest } from '../../src/machines/types.js';
 
 /** One call of a test-double actor: its input, and the means to settle it. */
 export interface PendingCall<I, O> {
@@ -34,16 +34,26 @@ export function deferredActor<I, O>(now: () => number = () => Number.NaN) {
   };
 }
 
-/** Deferred doubles for the three actors of the device authorization machine. */
+/** Deferred doubles for the actors of the device authorization machine. */
 export function deferredFlowActors(now?: () => number) {
   const requestDeviceAuthorization = deferredActor<DeviceAuthorizationRequest, DeviceAuthorization>(now);
   const pollToken = deferredActor<DeviceTokenRequest, PollOutcome>(now);
   const refreshTokens = deferredActor<RefreshTokenRequest, TokenResponse>(now);
+  const validateIdToken = deferredActor<IdTokenValidationRequest, Record<string, unknown>>(now);
+  const revokeTokens = deferredActor<RevocationRequest, void>(now);
   return {
     requestDeviceAuthorization,
     pollToken,
     refreshTokens,
-    actors: { requestDeviceAuthorization: requestDeviceAuthorization.logic, pollToken: pollToken.logic, refreshTokens: refreshTokens.logic },
+    validateIdToken,
+    revokeTokens,
+    actors: {
+      requestDeviceAuthorization: requestDeviceAuthorization.logic,
+      pollToken: pollToken.logic,
+      refreshTokens: refreshTokens.logic,
+      validateIdToken: validateIdToken.logic,
+      revokeTokens: revokeTokens.logic,
+    },
   };
 }
 
@@ -63,6 +73,7 @@ export const sampleAuthorization = (overrides: Partial<DeviceAuthorization> = {}
 
 export const sampleTokens = (overrides: Partial<TokenResponse> = {}): TokenResponse => ({
   accessToken: 'access-token-1',
+  tokenType: 'Bearer',
   refreshToken: 'refresh-token-1',
   idToken: '',
   expiresIn: 3600,

@@ -9,8 +9,12 @@ const STATUS_OF: [state: string, status: FlowStatus][] = [
   ['idle', 'NotAuthenticated'],
   ['authorizing', 'NotAuthenticated'],
   ['awaitingUser', 'TemporaryCredentialsReceived'],
+  // The user approved, but the tokens are not the flow's until their ID token is valid.
+  ['verifyingIdToken', 'TemporaryCredentialsReceived'],
   ['granted', 'Granted'],
   ['refreshing', 'RefreshingToken'],
+  // Signing out: whatever was in progress was abandoned, and the tokens are on their way out.
+  ['revoking', 'NotAuthenticated'],
   ['failed.authorization', 'NotAuthenticated'],
   ['failed.polling', 'TemporaryCredentialsReceived'],
   ['failed.refresh', 'NotAuthenticated'],

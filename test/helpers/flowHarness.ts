@@ -13,6 +13,7 @@ export const SIGNAL_NAMES = [
   'serverReportedErrorOccurred',
   'accessTokenAboutToExpire',
   'transientError',
+  'revoked',
   ...PROPERTY_NAMES.map((name) => `${name}Changed` as const),
 ] as const satisfies readonly DeviceFlowSignalName[];
 

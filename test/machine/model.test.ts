@@ -35,6 +35,10 @@ const input: DeviceFlowInput = {
   nonceMode: 'Disabled',
   // One transport fault is ridden out, the next ends the polling: both branches are in the model.
   maxConsecutiveFailures: 1,
+  // ID tokens are validated, and tokens can be revoked.
+  issuer: 'https://as.example',
+  jwksUrl: 'https://as.example/jwks',
+  revocationUrl: 'https://as.example/revoke',
 };
 
 // ── Events of the model ─────────────────────────────────────────────────────────────────────────────────────────
@@ -46,6 +50,7 @@ const AFTER = {
 } as const;
 
 const serverError = new DeviceFlowError('ServerError', 'denied', { error: 'access_denied' });
+const nonceChallenge = new DeviceFlowError('ServerError', 'use a nonce', { error: 'use_dpop_nonce', status: 400 });
 const sixtyDays = 60 * 86_400;
 
 const events: AnyEventObject[] = [
@@ -59,6 +64,7 @@ const events: AnyEventObject[] = [
   { type: 'UPDATE', settings: { authorizationUrl: null } },
   { type: 'UPDATE', settings: { refreshToken: 'manual-refresh-token' } },
   { type: 'UPDATE', settings: { refreshLeadTime: 3595 } },
+  { type: 'UPDATE', settings: { revocationUrl: null } },
   // 32 s is no multiple of the 5 s interval, so a poll and the expiry never fall due together.
   { type: 'xstate.done.actor.requestDeviceAuthorization', output: sampleAuthorization({ interval: 5, expiresIn: 32 }) },
   { type: 'xstate.done.actor.requestDeviceAuthorization', output: sampleAuthorization({ interval: 40, expiresIn: 32 }) },
@@ -68,10 +74,19 @@ const events: AnyEventObject[] = [
   { type: 'xstate.done.actor.pollToken', output: { kind: 'granted', tokens: sampleTokens({ expiresIn: 3600 }) } },
   { type: 'xstate.done.actor.pollToken', output: { kind: 'granted', tokens: sampleTokens({ expiresIn: null }) } },
   { type: 'xstate.done.actor.pollToken', output: { kind: 'granted', tokens: sampleTokens({ expiresIn: sixtyDays }) } },
+  { type: 'xstate.done.actor.pollToken', output: { kind: 'granted', tokens: sampleTokens({ idToken: 'id-token-1' }) } },
   { type: 'xstate.error.actor.pollToken', error: serverError },
+  { type: 'xstate.error.actor.pollToken', error: nonceChallenge },
   { type: 'xstate.error.actor.pollToken', error: new DeviceFlowError('NetworkError', 'connection reset', { status: 503, retryAfter: 7 }) },
   { type: 'xstate.done.actor.refreshTokens', output: sampleTokens({ accessToken: 'refreshed', expiresIn: 3600 }) },
+  { type: 'xstate.done.actor.refreshTokens', output: sampleTokens({ accessToken: 'refreshed', idToken: 'id-token-2' }) },
   { type: 'xstate.error.actor.refreshTokens', error: new DeviceFlowError('ServerError', 'revoked', { error: 'invalid_grant' }) },
+  { type: 'xstate.error.actor.refreshTokens', error: nonceChallenge },
+  { type: 'xstate.done.actor.validateIdToken', output: { iss: 'https://as.example', sub: 'user-1', aud: 'tv-app' } },
+  { type: 'xstate.error.actor.validateIdToken', error: new DeviceFlowError('ServerError', 'The ID token was refused: it expired') },
+  { type: 'REVOKE' },
+  { type: 'xstate.done.actor.revokeTokens', output: undefined },
+  { type: 'xstate.error.actor.revokeTokens', error: new DeviceFlowError('ServerError', 'refused', { error: 'unsupported_token_type' }) },
   // What the class sends after an exception stopped the actor in the middle of a step.
   { type: 'FAIL', error: new DeviceFlowError('ClientError', 'The flow stopped after an unexpected error in its statechart') },
   { type: AFTER.poll },
@@ -157,6 +172,9 @@ function describeState(snapshot: AnyMachineSnapshot): string {
     context.pollInterval,
     context.properties.refreshLeadTime,
     context.consecutiveFailures,
+    context.nonceRetried,
+    Boolean(context.properties.revocationUrl),
+    context.receivedTokens !== null,
     relative(context.properties.nextPollAt),
     relative(context.properties.userCodeExpirationAt),
     relative(context.refreshCheckpoint),
@@ -183,7 +201,8 @@ beforeAll(() => {
     stopWhen: (snapshot) => (depthOf.get(snapshot) ?? 0) >= MAX_DEPTH,
   });
   vi.useRealTimers();
-});
+  // Thousands of paths over a chart of this size: minutes on a loaded machine are not a failure.
+}, 180_000);
 afterAll(() => vi.useRealTimers());
 
 // ── Replay ──────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -203,7 +222,7 @@ describe('model-based paths over the statechart', () => {
 
   it('replays every path against a real actor with the state, status and polling the model predicts', async () => {
     for (const path of paths) await replay(path);
-  });
+  }, 180_000);
 
   it('visits every state and takes every transition', () => {
     const missedStates = stateNodes.map((node) => node.id).filter((id) => !visitedStates.has(id));

@@ -11,12 +11,32 @@ describe('parsePollResponse', () => {
       kind: 'granted',
       tokens: {
         accessToken: 'at',
+        tokenType: 'Bearer',
         refreshToken: 'rt',
         idToken: '',
         expiresIn: 3600,
         grantedScopeTokens: ['read'],
         extraTokens: { extra_member: 1 },
       },
+    });
+  });
+
+  it.each([
+    ['bearer', 'Bearer'],
+    ['BEARER', 'Bearer'],
+    ['dpop', 'DPoP'],
+    ['DPoP', 'DPoP'],
+    ['mac', 'mac'],
+    [undefined, 'Bearer'],
+  ])('reads token_type %j as %j: registered names in their registered spelling (RFC 6749 §7.1)', (tokenType, expected) => {
+    const outcome = parsePollResponse({ ...success, token_type: tokenType }, request);
+    expect(outcome.kind === 'granted' && outcome.tokens.tokenType).toBe(expected);
+  });
+
+  it.each([[''], ['Bearer token'], [42], ['x'.repeat(65)]])('refuses token_type %j with a ServerError', (tokenType) => {
+    expect(thrownBy(() => parsePollResponse({ ...success, token_type: tokenType }, request))).toMatchObject({
+      code: 'ServerError',
+      message: 'The token response has a token_type that is not a token type name',
     });
   });
 

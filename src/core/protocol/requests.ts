@@ -7,16 +7,17 @@
 import { joinScope } from './scope.js';
 
 /**
- * The stage a request belongs to, with Qt's `QAbstractOAuth::Stage` names. The device flow uses the last three:
+ * The stage a request belongs to, with Qt's `QAbstractOAuth::Stage` names. The device flow uses three of them:
  * `RequestingAuthorization` for the device authorization request, `RequestingAccessToken` for polls, and
- * `RefreshingAccessToken` for refreshes.
+ * `RefreshingAccessToken` for refreshes; `RevokingToken`, this package's own, is a revocation request.
  *
  * @see [Qt's QAbstractOAuth::Stage](https://doc.qt.io/qt-6/qabstractoauth.html#Stage-enum)
  * @see [RFC 8628 §3.1](https://www.rfc-editor.org/rfc/rfc8628#section-3.1) for `RequestingAuthorization`
  * @see [RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4) for `RequestingAccessToken`
  * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6) for `RefreshingAccessToken`
+ * @see [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1) for `RevokingToken`
  */
-export type Stage = 'RequestingTemporaryCredentials' | 'RequestingAuthorization' | 'RequestingAccessToken' | 'RefreshingAccessToken';
+export type Stage = 'RequestingTemporaryCredentials' | 'RequestingAuthorization' | 'RequestingAccessToken' | 'RefreshingAccessToken' | 'RevokingToken';
 
 /**
  * How the client authenticates at the device authorization and token endpoints.
@@ -63,6 +64,15 @@ export function deviceCodeGrantParameters(request: { clientIdentifier: string; d
  */
 export function refreshGrantParameters(request: { clientIdentifier: string; refreshToken: string }): URLSearchParams {
   return new URLSearchParams({ grant_type: 'refresh_token', refresh_token: request.refreshToken, client_id: request.clientIdentifier });
+}
+
+/**
+ * Parameters of a revocation request: the token and what kind it is.
+ *
+ * @see [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)
+ */
+export function revocationParameters(request: { clientIdentifier: string; token: string; tokenTypeHint: 'refresh_token' | 'access_token' }): URLSearchParams {
+  return new URLSearchParams({ token: request.token, token_type_hint: request.tokenTypeHint, client_id: request.clientIdentifier });
 }
 
 /**

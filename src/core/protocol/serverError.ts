@@ -16,7 +16,7 @@ const MAX_DESCRIPTION_IN_MESSAGE = 300;
  *
  * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
  */
-export function serverReportedError(fields: OAuthErrorFields & { error: string }, endpoint: 'deviceAuthorization' | 'token'): DeviceFlowError {
+export function serverReportedError(fields: OAuthErrorFields & { error: string }, endpoint: 'deviceAuthorization' | 'token' | 'revocation'): DeviceFlowError {
   const code: DeviceFlowErrorCode = endpoint === 'token' && fields.error === 'expired_token' ? 'ExpiredError' : 'ServerError';
   return new DeviceFlowError(code, `The authorization server reported "${printable(fields.error)}"${describe(fields.errorDescription)}`, fields);
 }

@@ -22,6 +22,11 @@ export const MAX_TOKEN_LIFETIME_SECONDS = 315_360_000;
 export interface TokenResponse {
   /** The `access_token` member. */
   accessToken: string;
+  /**
+   * The `token_type` member: `Bearer` and `DPoP` in their registered spelling whatever the case the server used,
+   * another type as sent; `Bearer` when the member is absent (some servers omit it, and bearer is what they mean).
+   */
+  tokenType: string;
   /** The `refresh_token` member; `null` when the response omits it (keep the previous one). */
   refreshToken: string | null;
   /** The `id_token` member; empty when absent. Not validated: check it with an OpenID Connect library. */
@@ -108,6 +113,7 @@ function readTokens(
   const expiresIn = readPositiveNumber(members.expires_in);
   return {
     accessToken,
+    tokenType: readTokenType(members.token_type, status),
     refreshToken: typeof members.refresh_token === 'string' ? members.refresh_token : null,
     idToken,
     expiresIn: expiresIn === null ? null : Math.min(expiresIn, MAX_TOKEN_LIFETIME_SECONDS),
@@ -115,6 +121,21 @@ function readTokens(
     extraTokens: extraMembers(members, STANDARD_MEMBERS),
   };
 }
+
+/**
+ * The `token_type` member: registered names in their registered spelling (they compare case-insensitively).
+ *
+ * @see [RFC 6749 §7.1](https://www.rfc-editor.org/rfc/rfc6749#section-7.1)
+ * @see [RFC 9449 §5](https://www.rfc-editor.org/rfc/rfc9449#section-5) for `DPoP`
+ */
+function readTokenType(value: unknown, status: number | undefined): string {
+  if (value === undefined) return 'Bearer';
+  if (typeof value !== 'string' || !/^[\w.-]{1,64}$/.test(value)) throw new DeviceFlowError('ServerError', 'The token response has a token_type that is not a token type name', { status });
+  const registered = REGISTERED_TOKEN_TYPES.find((name) => name.toLowerCase() === value.toLowerCase());
+  return registered ?? value;
+}
+
+const REGISTERED_TOKEN_TYPES = ['Bearer', 'DPoP', 'N_A'];
 
 function tokenNotFound(message: string, status: number | undefined): DeviceFlowError {
   return new DeviceFlowError('OAuthTokenNotFoundError', message, { status });
