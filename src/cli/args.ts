@@ -33,6 +33,8 @@ export interface OutputOptions {
   open: 'browser' | 'ssh' | null;
   /** `null`: the default of the provider or server. */
   scope: string[] | null;
+  /** Bind the tokens to a key made for this run, with DPoP (RFC 9449). */
+  dpop: boolean;
 }
 
 /** How `device-flow serve` runs the local authorization server. */
@@ -87,6 +89,7 @@ const OPTIONS = {
   inspect: { type: 'boolean' },
   'allow-insecure-http': { type: 'boolean' },
   open: { type: 'boolean' },
+  dpop: { type: 'boolean' },
   port: { type: 'string' },
   interval: { type: 'string' },
   'code-lifetime': { type: 'string' },
@@ -226,6 +229,7 @@ function outputOptions(values: Values, env: Record<string, string | undefined>):
     inspect: values.inspect ?? false,
     open: !values.open ? null : env.SSH_CONNECTION || env.SSH_CLIENT || env.SSH_TTY ? 'ssh' : 'browser',
     scope: values.scope === undefined ? null : scopeTokens(values.scope),
+    dpop: values.dpop ?? false,
   };
 }
 

@@ -26,6 +26,10 @@ export async function runDemo(options: OutputOptions & { interactive: boolean },
       {
         authorizationUrl: server.deviceAuthorizationUrl,
         tokenUrl: server.tokenUrl,
+        // With the issuer and its keys the ID token is validated, as a real client should, and can be revoked.
+        issuer: server.issuer,
+        jwksUrl: server.jwksUrl,
+        revocationUrl: server.revocationUrl,
         clientIdentifier: server.clients.public.clientIdentifier,
         clientAuthentication: 'none',
         requestedScopeTokens: options.scope ?? ['openid', 'profile', 'offline_access'],

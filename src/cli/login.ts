@@ -6,6 +6,7 @@
 
 import { authorizeDevice, type DeviceTokens, type UserCodePrompt } from '../promise/authorizeDevice.js';
 import { isDeviceFlowError, MissingPackageError } from '../core/errors.js';
+import { generateDpopKeyPair, type SavedDpopKey } from '../core/protocol/dpop.js';
 import type { DeviceFlowOptions } from '../flow/oauth2DeviceAuthorizationFlow.js';
 import type { OutputOptions } from './args.js';
 import { EXIT_CODES, type Outcome, outcomeOf } from './exitCodes.js';
@@ -56,8 +57,10 @@ export async function runLogin(
         `Inspector relay on ${relay.url} (127.0.0.1 only): open it in a browser that can reach stately.ai, whose inspector it embeds.\n`,
       );
     }
+    // Extractable only when the key must be kept beside the tokens it binds (--output, --json): they are useless without it.
+    const dpopKeyPair = output.dpop ? await generateDpopKeyPair('ES256', { extractable: output.output !== null || output.json }) : undefined;
     const tokens = await authorizeDevice(
-      { ...flowOptions, ...(relay === null ? {} : { inspect: relay.inspect }) },
+      { ...flowOptions, ...(relay === null ? {} : { inspect: relay.inspect }), ...(dpopKeyPair === undefined ? {} : { dpopKeyPair }) },
       {
         signal: controller.signal,
         onFlow: (flow) => progress.attach(flow),
@@ -69,8 +72,11 @@ export async function runLogin(
       },
     );
     progress.stop();
-    const notSaved = output.output === null ? null : await saveTokens(output.output, tokens, io);
-    io.stdout.write(output.json ? jsonLine({ status: 'granted', ...tokensAsJson(tokens), ...(notSaved === null ? {} : { outputError: notSaved }) }) : tokenSummary(tokens));
+    const dpopKey = dpopKeyPair?.privateKey.extractable ? await exportDpopKey(dpopKeyPair) : undefined;
+    const notSaved = output.output === null ? null : await saveTokens(output.output, tokens, dpopKey, io);
+    io.stdout.write(
+      output.json ? jsonLine({ status: 'granted', ...tokensAsJson(tokens, dpopKey), ...(notSaved === null ? {} : { outputError: notSaved }) }) : tokenSummary(tokens),
+    );
     return notSaved === null ? EXIT_CODES.granted : EXIT_CODES.notSaved;
   } catch (error) {
     progress.stop();
@@ -104,10 +110,16 @@ async function openInBrowser(url: string, where: 'browser' | 'ssh', io: CliIO): 
   }
 }
 
+/** The DPoP key as JWKs, to keep beside the tokens bound to it. */
+async function exportDpopKey(keyPair: CryptoKeyPair): Promise<SavedDpopKey> {
+  const [privateJwk, publicJwk] = await Promise.all([crypto.subtle.exportKey('jwk', keyPair.privateKey), crypto.subtle.exportKey('jwk', keyPair.publicKey)]);
+  return { algorithm: 'ES256', privateJwk, publicJwk };
+}
+
 /** Writes the token file; returns why it failed, or `null`. */
-async function saveTokens(path: string, tokens: DeviceTokens, io: CliIO): Promise<string | null> {
+async function saveTokens(path: string, tokens: DeviceTokens, dpopKey: SavedDpopKey | undefined, io: CliIO): Promise<string | null> {
   try {
-    await writeTokenFile(path, tokens);
+    await writeTokenFile(path, tokens, dpopKey);
     io.stderr.write(`Tokens written to ${path} (readable by you only).\n`);
     return null;
   } catch (error) {

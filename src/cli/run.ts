@@ -46,6 +46,7 @@ Output options (demo and login):
   --timeout SECONDS        give up after SECONDS
   --inspect                stream the statechart to the Stately inspector (relay on 127.0.0.1)
   --open                   open the verification URL in your browser (not in an SSH session)
+  --dpop                   bind the tokens to a key made for this run (DPoP, RFC 9449); --output and --json keep the key
 
 Exit codes: 0 granted, 1 server error, 2 usage, 3 configuration, 4 denied, 5 expired, 6 network,
 7 granted but --output not written, 8 an optional package is missing (npm install the package named),

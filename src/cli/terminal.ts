@@ -279,10 +279,18 @@ export class ProgressLine {
 
 /** The human summary of a grant, with every token shortened. */
 export function tokenSummary(tokens: DeviceTokens, now: number = Date.now()): string {
+  const expiry = (at: Date) => `${at.toISOString()} (in ${formatDuration(at.getTime() - now)})`;
   const rows: [string, string][] = [['access token', redactToken(tokens.accessToken)]];
-  if (tokens.expiresAt) rows.push(['expires', `${tokens.expiresAt.toISOString()} (in ${formatDuration(tokens.expiresAt.getTime() - now)})`]);
+  if (tokens.tokenType !== 'Bearer') rows.push(['token type', tokens.tokenType === 'DPoP' ? 'DPoP (bound to the key made for this run)' : printable(tokens.tokenType)]);
+  if (tokens.expiresAt) rows.push(['expires', expiry(tokens.expiresAt)]);
   if (tokens.refreshToken) rows.push(['refresh token', redactToken(tokens.refreshToken)]);
-  if (tokens.idToken) rows.push(['ID token', redactToken(tokens.idToken)]);
+  if (tokens.idToken) rows.push(['ID token', `${redactToken(tokens.idToken)}${tokens.idTokenClaims === null ? ' (not validated: no issuer known)' : ' (validated)'}`]);
+  const claims = tokens.idTokenClaims;
+  if (claims !== null) {
+    // What the validated token says about whom, from where, until when; the values are the server's: made printable.
+    rows.push(['  issuer', printable(String(claims['iss']))], ['  subject', printable(String(claims['sub']))]);
+    if (typeof claims['exp'] === 'number') rows.push(['  expires', expiry(new Date(claims['exp'] * 1000))]);
+  }
   rows.push(['scope', tokens.scope.length > 0 ? printable(tokens.scope.join(' ')) : '(as requested)']);
   return `Signed in.\n${rows.map(([name, value]) => `  ${name.padEnd(14)} ${value}`).join('\n')}\n`;
 }

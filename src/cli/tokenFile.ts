@@ -6,16 +6,17 @@
 
 import { lstat, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import type { SavedDpopKey } from '../core/protocol/dpop.js';
 import type { DeviceTokens } from '../promise/authorizeDevice.js';
 
 /**
  * Writes `tokens` as JSON to `path` with mode 0600: first to a new file beside it, then renamed over `path`, so that
  * the tokens are never readable by others, not even for a moment, and an existing file is replaced whole.
  */
-export async function writeTokenFile(path: string, tokens: DeviceTokens): Promise<void> {
+export async function writeTokenFile(path: string, tokens: DeviceTokens, dpopKey?: SavedDpopKey): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(temporary, `${JSON.stringify(tokensAsJson(tokens), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(temporary, `${JSON.stringify(tokensAsJson(tokens, dpopKey), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });
@@ -48,14 +49,20 @@ export async function tokenFileProblem(path: string): Promise<string | null> {
   }
 }
 
-/** The tokens as the JSON the CLI prints with `--json` and writes with `--output`. */
-export function tokensAsJson(tokens: DeviceTokens): Record<string, unknown> {
+/**
+ * The tokens as the JSON the CLI prints with `--json` and writes with `--output` (docs/schemas/device-flow-output.schema.json),
+ * with the DPoP key they are bound to, when there is one: they cannot be used without it.
+ */
+export function tokensAsJson(tokens: DeviceTokens, dpopKey?: SavedDpopKey): Record<string, unknown> {
   return {
     accessToken: tokens.accessToken,
+    tokenType: tokens.tokenType,
     refreshToken: tokens.refreshToken || null,
     idToken: tokens.idToken || null,
+    idTokenClaims: tokens.idTokenClaims,
     expiresAt: tokens.expiresAt?.toISOString() ?? null,
     scope: tokens.scope,
     extraTokens: tokens.extraTokens,
+    ...(dpopKey === undefined ? {} : { dpopKey }),
   };
 }

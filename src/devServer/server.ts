@@ -103,6 +103,12 @@ export interface DevServer<Names extends string = DefaultClientName> {
   deviceAuthorizationUrl: string;
   tokenUrl: string;
   /**
+   * The issuer's JSON Web Key Set, which verifies its ID tokens.
+   *
+   * @see [RFC 8414 §2](https://www.rfc-editor.org/rfc/rfc8414#section-2) (`jwks_uri`)
+   */
+  jwksUrl: string;
+  /**
    * The revocation endpoint: a client posts a token it holds, with its own authentication, to end it (and, for a
    * refresh token, the whole grant).
    *
@@ -251,6 +257,7 @@ export async function startDevServer<Names extends string = DefaultClientName>(o
     issuer,
     deviceAuthorizationUrl: `${issuer}/device/auth`,
     tokenUrl: `${issuer}/token`,
+    jwksUrl: `${issuer}/jwks`,
     revocationUrl: `${issuer}/token/revocation`,
     introspectionUrl,
     verificationUrl,

@@ -36,10 +36,14 @@ export interface UserCodePrompt {
  */
 export interface DeviceTokens {
   accessToken: string;
+  /** `Bearer`, or `DPoP` when the token is bound to the `dpopKeyPair` given (RFC 9449 §5). */
+  tokenType: string;
   /** Empty when the server issued none. */
   refreshToken: string;
-  /** Empty unless the `openid` scope was granted. Not validated. */
+  /** Empty unless the `openid` scope was granted. Validated when `issuer` was given (see `idTokenClaims`). */
   idToken: string;
+  /** The ID token's claims once validated (an `issuer` was given); `null` otherwise. */
+  idTokenClaims: Readonly<Record<string, unknown>> | null;
   /** When the access token expires; `null` when the server did not say. */
   expiresAt: Date | null;
   /** The granted scope tokens. */
@@ -111,8 +115,10 @@ export function authorizeDevice(options: DeviceFlowOptions, hooks: AuthorizeDevi
 function tokensOf(flow: OAuth2DeviceAuthorizationFlow): DeviceTokens {
   return {
     accessToken: flow.token,
+    tokenType: flow.tokenType,
     refreshToken: flow.refreshToken,
     idToken: flow.idToken,
+    idTokenClaims: flow.idTokenClaims,
     expiresAt: flow.expirationAt,
     scope: flow.grantedScopeTokens,
     extraTokens: flow.extraTokens,

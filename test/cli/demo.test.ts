@@ -25,11 +25,15 @@ describe('npm start', () => {
     expect(stderr).toMatch(/[█▀▄]{10,}/);
     expect(stderr).toMatch(/Waiting for approval · code expires in \d+:\d\d · next check in \d+:\d\d/);
     expect(stderr).toMatch(/simulated user signed in as demo-user and approved/);
-    const summary = Object.fromEntries(stdout.split('\n').slice(1).filter(Boolean).map((line) => line.trim().split(/\s{2,}/) as [string, string]));
+    const rows = stdout.split('\n').slice(1).filter(Boolean);
+    const summary = Object.fromEntries(rows.filter((line) => !line.startsWith('    ')).map((line) => line.trim().split(/\s{2,}/) as [string, string]));
+    const idToken = Object.fromEntries(rows.filter((line) => line.startsWith('    ')).map((line) => line.trim().split(/\s{2,}/) as [string, string]));
     expect(stdout.split('\n')[0]).toBe('Signed in.');
     expect(summary['access token']).toMatch(REDACTED_TOKEN);
     expect(summary['refresh token']).toMatch(REDACTED_TOKEN);
-    expect(summary['ID token']).toMatch(REDACTED_TOKEN);
+    // The demo knows its server's issuer and keys: the ID token was validated, and says whom and until when.
+    expect(summary['ID token']).toMatch(new RegExp(`^${REDACTED_TOKEN.source.slice(1, -1)} \\(validated\\)$`));
+    expect(idToken).toEqual({ issuer: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), subject: 'demo-user', expires: expect.stringMatching(/ \(in (59:\d\d|1:00:00)\)$/) });
     expect(summary.scope).toBe('openid profile offline_access');
   });
 });
@@ -109,7 +113,7 @@ describe('Ctrl-C in the demo', () => {
     let stderr = '';
     const interrupt = new AbortController();
     const demo = runDemo(
-      { interactive: false, json: false, output: null, qr: false, timeout: null, inspect: false, open: null, scope: null },
+      { interactive: false, json: false, output: null, qr: false, timeout: null, inspect: false, open: null, scope: null, dpop: false },
       { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) }, interrupt: interrupt.signal },
     );
     interrupt.abort();

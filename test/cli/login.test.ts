@@ -41,8 +41,10 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     expect(documentedJson(stdout)).toEqual({
       status: 'granted',
       accessToken: 'gho_16C7e42F292c6912E7710c838347Ae178B4a',
+      tokenType: 'Bearer',
       refreshToken: null,
       idToken: null,
+      idTokenClaims: null,
       expiresAt: null,
       scope: ['repo', 'gist'],
       extraTokens: {},
@@ -214,7 +216,24 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
     await actAsUser(url!, '', { decision: 'approve' });
     const { code, stdout } = await cli.done;
     expect(code).toBe(0);
-    expect(documentedJson(stdout).idToken.split('.')).toHaveLength(3);
+    const result = documentedJson(stdout);
+    expect(result.idToken.split('.')).toHaveLength(3);
+    // Discovery gave the issuer and its keys: the ID token was validated.
+    expect(result.idTokenClaims).toMatchObject({ iss: embedded.issuer, aud: client.clientIdentifier, sub: 'demo-user' });
+  });
+
+  it('binds the tokens to a key made for the run with --dpop, and prints that key beside them', async () => {
+    const cli = startCli(['login', '--issuer', embedded.issuer, '--client-id', embedded.clients.public.clientIdentifier, '--scope', 'openid offline_access', '--dpop', '--json', '--no-qr']);
+    const [, url] = await cli.stderrMatching(/or open (\S+), which carries the code/);
+    await actAsUser(url!, '', { decision: 'approve' });
+    const { code, stdout } = await cli.done;
+    expect(code).toBe(0);
+    const result = documentedJson(stdout);
+    expect(result.tokenType).toBe('DPoP');
+    // The server bound the token to the very key printed: without it the token is of no use.
+    const { calculateJwkThumbprint } = await import('jose');
+    expect((await embedded.introspect(result.accessToken)).cnf).toEqual({ jkt: await calculateJwkThumbprint(result.dpopKey.publicJwk) });
+    expect(result.dpopKey.privateJwk).toMatchObject({ kty: 'EC', crv: 'P-256', d: expect.any(String) });
   });
 
   it('exits 3 when the issuer has no device authorization endpoint', async () => {
@@ -229,7 +248,7 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
 
 describe('the documented --json schema', () => {
   it('admits nothing it does not describe', () => {
-    const granted = { status: 'granted', accessToken: 'a', refreshToken: null, idToken: null, expiresAt: null, scope: [], extraTokens: {} };
+    const granted = { status: 'granted', accessToken: 'a', tokenType: 'Bearer', refreshToken: null, idToken: null, idTokenClaims: null, expiresAt: null, scope: [], extraTokens: {} };
     expect(fitsDocumentedJson(granted)).toBe(true);
     expect(fitsDocumentedJson({ ...granted, access_token: 'a' })).toBe(false);
     expect(fitsDocumentedJson({ ...granted, expiresAt: 'soon' })).toBe(false);

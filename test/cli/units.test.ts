@@ -25,10 +25,33 @@ describe('terminal output', () => {
     ]);
   });
 
+  const bearer = { accessToken: 'a'.repeat(40), tokenType: 'Bearer', refreshToken: 'r'.repeat(40), idToken: '', idTokenClaims: null, expiresAt: new Date(90_000), scope: ['read'], extraTokens: {} };
+
   it('summarises a grant without a whole token', () => {
-    const tokens = { accessToken: 'a'.repeat(40), refreshToken: 'r'.repeat(40), idToken: '', expiresAt: new Date(90_000), scope: ['read'], extraTokens: {} };
-    const summary = tokenSummary(tokens, 0);
+    const summary = tokenSummary(bearer, 0);
     expect(summary).toBe('Signed in.\n  access token   aaaa…aaaa\n  expires        1970-01-01T00:01:30.000Z (in 1:30)\n  refresh token  rrrr…rrrr\n  scope          read\n');
+  });
+
+  it('says whom a validated ID token names, from where, until when; and that an unvalidated one was not checked', () => {
+    const claims = { iss: 'https://as.example', sub: 'alice\u001b[2J', exp: 3_600 };
+    const validated = tokenSummary({ ...bearer, tokenType: 'DPoP', idToken: 'i'.repeat(40), idTokenClaims: claims }, 0);
+    expect(validated).toBe(
+      [
+        'Signed in.',
+        '  access token   aaaa…aaaa',
+        '  token type     DPoP (bound to the key made for this run)',
+        '  expires        1970-01-01T00:01:30.000Z (in 1:30)',
+        '  refresh token  rrrr…rrrr',
+        '  ID token       iiii…iiii (validated)',
+        '    issuer       https://as.example',
+        // A server's text cannot act on the terminal.
+        '    subject      alice [2J',
+        '    expires      1970-01-01T01:00:00.000Z (in 1:00:00)',
+        '  scope          read',
+        '',
+      ].join('\n'),
+    );
+    expect(tokenSummary({ ...bearer, idToken: 'i'.repeat(40) }, 0)).toContain('  ID token       iiii…iiii (not validated: no issuer known)\n');
   });
 });
 
