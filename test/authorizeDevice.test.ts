@@ -40,8 +40,11 @@ describe('authorizeDevice', () => {
     });
     await expect(result).resolves.toEqual({
       accessToken: 'access-token-1',
+      tokenType: 'Bearer',
       refreshToken: 'refresh-token-1',
       idToken: 'idt',
+      // No issuer given: the ID token is taken as it came, and has no validated claims.
+      idTokenClaims: null,
       expiresAt: expect.any(Date),
       scope: ['read', 'write'],
       extraTokens: { message: 'Go to example.com' },
