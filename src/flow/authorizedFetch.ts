@@ -7,7 +7,7 @@
 
 import { DeviceFlowError } from '../core/errors.js';
 import { type DpopSigner, readDpopNonce } from '../core/protocol/dpop.js';
-import { isSecureEndpoint, parseHttpUrl, plainHttpProblem } from '../core/protocol/urls.js';
+import { hasUserinfo, isSecureEndpoint, parseHttpUrl, plainHttpProblem } from '../core/protocol/urls.js';
 import type { FetchFunction } from '../http/sendRequest.js';
 
 /** What {@link authorizedFetch} needs of the flow. */
@@ -35,14 +35,17 @@ const MAX_REDIRECTS = 5;
  * token is at hand, and one retry. Redirects within the origin are followed; a redirect to another origin is returned
  * as it came, unfollowed: the token never goes to an origin other than the one called.
  *
- * @throws {DeviceFlowError} `ClientError` without an access token, for a URL that is not `https:` (loopback and
- *   `allowInsecureHttp` aside) or carries credentials; what `fetch` throws otherwise.
+ * @throws {DeviceFlowError} `ClientError` without an access token, for one no header can carry, for a URL that is not
+ *   absolute, not `https:` (loopback and `allowInsecureHttp` aside) or carries credentials, all before anything is
+ *   sent; what `fetch` throws otherwise.
  * @see [RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)
  * @see [RFC 9449 §7](https://www.rfc-editor.org/rfc/rfc9449#section-7)
  */
 export async function authorizedFetch(context: AuthorizedFetchContext, input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
-  const prepared = new Request(input, init);
-  let url = targetUrl(prepared.url, context.allowInsecureHttp);
+  // Checked before a Request is made of it: the Request constructor refuses a relative URL or one with userinfo with a
+  // TypeError that quotes the URL, password included.
+  let url = targetUrl(input instanceof Request ? input.url : input, context.allowInsecureHttp);
+  const prepared = input instanceof Request ? new Request(input, init) : new Request(url, init);
   const origin = url.origin;
   // Read once: a retry or a redirect sends the same bytes again, which a stream could not.
   let body: ArrayBuffer | null = prepared.body === null ? null : await prepared.arrayBuffer();
@@ -59,6 +62,8 @@ export async function authorizedFetch(context: AuthorizedFetchContext, input: st
     if (accessToken === '') throw new DeviceFlowError('ClientError', 'No access token: sign in first (grant())');
     const usesDpop = tokenType.toLowerCase() === 'dpop';
     if (usesDpop && context.dpop === undefined) throw new DeviceFlowError('ClientError', 'The access token is DPoP-bound, but the flow has no dpopKeyPair to prove it with');
+    // Headers.set() would quote a value it refuses in its TypeError: the token is checked first.
+    if (!HEADER_TOKEN.test(accessToken)) throw new DeviceFlowError('ClientError', 'The access token holds characters an Authorization header cannot carry: it was not sent');
     const headers = new Headers(requestHeaders);
     headers.set('authorization', `${usesDpop ? 'DPoP' : 'Bearer'} ${accessToken}`);
     if (usesDpop) headers.set('dpop', await context.dpop!.proof({ method, url: url.href, nonce: context.nonces.get(origin) ?? null, accessToken, now: context.now() }));
@@ -84,8 +89,9 @@ export async function authorizedFetch(context: AuthorizedFetchContext, input: st
     const next = location === null ? null : sameOriginTarget(location, url, origin);
     if (next === null || redirects++ >= MAX_REDIRECTS) return response;
     await response.body?.cancel();
-    // As browsers do: 303, and 301/302 after a POST, continue with a GET without body.
-    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+    // As browsers do (the Fetch Standard's HTTP-redirect fetch): 303 other than after a GET or HEAD, and 301/302 after
+    // a POST, continue with a GET without body.
+    if ((response.status === 303 && method !== 'GET' && method !== 'HEAD') || ((response.status === 301 || response.status === 302) && method === 'POST')) {
       method = 'GET';
       body = null;
       requestHeaders.delete('content-type');
@@ -95,19 +101,22 @@ export async function authorizedFetch(context: AuthorizedFetchContext, input: st
   }
 }
 
+// Visible ASCII: what an HTTP header can carry after a scheme and a space (RFC 6750's b64token is a subset).
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
+
 /** `value` as the URL a token may go to. */
-function targetUrl(value: string, allowInsecureHttp: boolean): URL {
+function targetUrl(value: string | URL, allowInsecureHttp: boolean): URL {
   const url = parseHttpUrl(value);
   if (typeof url === 'string') throw new DeviceFlowError('ClientError', `The URL given to authorizedFetch() ${url}`);
   if (!isSecureEndpoint(url.href, allowInsecureHttp)) throw new DeviceFlowError('ClientError', `authorizedFetch() will not send a token to a URL that ${plainHttpProblem(url.href)}`);
   return url;
 }
 
-/** Where a redirect leads, when it stays on `origin`; `null` otherwise. */
+/** Where a redirect leads, when it stays on `origin` (without userinfo, which fetch refuses); `null` otherwise. */
 function sameOriginTarget(location: string, base: URL, origin: string): URL | null {
   try {
     const next = new URL(location, base);
-    return next.origin === origin ? next : null;
+    return next.origin === origin && !hasUserinfo(next) ? next : null;
   } catch {
     return null;
   }
