@@ -25,6 +25,8 @@ export interface FleetResult {
   spread: { p50: number; max: number; emptyShare: number };
   /** Stub CPU used in the window, as a share of one core. */
   stubLoad: number;
+  /** The share of polls that carried a DPoP proof. */
+  proofShare: number;
 }
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -46,7 +48,7 @@ export async function runFleet(variant: VariantName, flows: number, { windowMs, 
     stub.send({ type: 'reset' });
     await sleep(windowMs);
     const [server, measured] = await Promise.all([
-      (stub.send({ type: 'report' }), nextMessage<{ polls: number; gaps: number[]; slots: number[]; cpu: NodeJS.CpuUsage }>(stub, 'report')),
+      (stub.send({ type: 'report' }), nextMessage<{ polls: number; proofs: number; gaps: number[]; slots: number[]; cpu: NodeJS.CpuUsage }>(stub, 'report')),
       (client.send({ type: 'report' }), nextMessage<{ cpuMicros: number; heapPerFlow: number; rssPerFlow: number; eventLoopDelayP99: number }>(client, 'report')),
     ]);
     const lateness = server.gaps.map((gap) => gap - intervalS * 1000);
@@ -62,6 +64,7 @@ export async function runFleet(variant: VariantName, flows: number, { windowMs, 
       lateness: { min: Math.min(...lateness), p50: percentile(lateness, 50), p99: percentile(lateness, 99), max: Math.max(...lateness) },
       spread: { p50: percentile(server.slots, 50), max: Math.max(...server.slots), emptyShare: server.slots.filter((count) => count === 0).length / server.slots.length },
       stubLoad: stubCpu / 1000 / windowMs,
+      proofShare: server.proofs / server.polls,
     };
   } finally {
     stub.send({ type: 'stop' });

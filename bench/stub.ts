@@ -15,6 +15,8 @@ const pendingBody = JSON.stringify({ error: 'authorization_pending' });
 
 let issued = 0;
 let polls = 0;
+/** Polls that carried a DPoP proof (RFC 9449): the DPoP variant's, all of them. */
+let proofs = 0;
 let gaps: number[] = [];
 /** Polls per 10 ms slot since the reset: an even spread has the same count in every slot; herding flows leave gaps. */
 let slots = new Map<number, number>();
@@ -36,6 +38,7 @@ const server = createServer((request, response) => {
     if (previous !== undefined) gaps.push(now - previous);
     lastPoll.set(deviceCode, now);
     polls++;
+    if (request.headers.dpop !== undefined) proofs++;
     const slot = Math.floor(now / SLOT_MS);
     slots.set(slot, (slots.get(slot) ?? 0) + 1);
     response.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(pendingBody) });
@@ -49,10 +52,11 @@ server.listen(0, '127.0.0.1', () => process.send!({ type: 'listening', port: (se
 process.on('message', (message: { type: string }) => {
   if (message.type === 'reset') {
     polls = 0;
+    proofs = 0;
     gaps = [];
     slots = new Map();
   } else if (message.type === 'report') {
-    process.send!({ type: 'report', polls, gaps, slots: slotCounts(), cpu: process.cpuUsage() });
+    process.send!({ type: 'report', polls, proofs, gaps, slots: slotCounts(), cpu: process.cpuUsage() });
   } else if (message.type === 'stop') {
     server.closeAllConnections();
     server.close(() => process.exit(0));

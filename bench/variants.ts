@@ -6,7 +6,7 @@ import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import * as openidClient from 'openid-client';
 import { createActor } from 'xstate';
-import { createDeviceAuthorizationMachine, createPreciseClock, OAuth2DeviceAuthorizationFlow } from '../src/index.js';
+import { createDeviceAuthorizationMachine, createPreciseClock, generateDpopKeyPair, OAuth2DeviceAuthorizationFlow } from '../src/index.js';
 import { createUndiciFetch } from '../src/node/index.js';
 
 export interface FleetOptions {
@@ -131,11 +131,17 @@ function machineLoop({ base, flows, staggerMs }: FleetOptions, fetch?: ReturnTyp
   };
 }
 
-/** (d) This package's `OAuth2DeviceAuthorizationFlow`. */
-function classLoop({ base, flows, staggerMs }: FleetOptions, fetch?: ReturnType<typeof createUndiciFetch>): Fleet {
+/**
+ * (d) This package's `OAuth2DeviceAuthorizationFlow`; with `dpop`, every poll carries a DPoP proof (RFC 9449) signed
+ * with an ES256 key, the cost a device that binds its tokens pays per poll. One key serves the fleet: making a key is
+ * a once-per-device cost, not a per-poll one.
+ */
+function classLoop({ base, flows, staggerMs }: FleetOptions, fetch?: ReturnType<typeof createUndiciFetch>, dpop = false): Fleet {
   const instances: OAuth2DeviceAuthorizationFlow[] = [];
-  const cancel = staggered(flows, staggerMs, (index) => {
-    const flow = new OAuth2DeviceAuthorizationFlow({ ...input(base, index), ...(fetch ? { fetch } : {}) });
+  const key = dpop ? generateDpopKeyPair() : undefined;
+  const cancel = staggered(flows, staggerMs, async (index) => {
+    const dpopKeyPair = await key;
+    const flow = new OAuth2DeviceAuthorizationFlow({ ...input(base, index), ...(fetch ? { fetch } : {}), ...(dpopKeyPair ? { dpopKeyPair } : {}) });
     flow.grant();
     instances.push(flow);
   });
@@ -155,4 +161,5 @@ export const VARIANTS = {
   'd: class': (options: FleetOptions) => classLoop(options),
   'c2: machine + undici fetch': (options: FleetOptions) => machineLoop(options, createUndiciFetch()),
   'd2: class + undici fetch': (options: FleetOptions) => classLoop(options, createUndiciFetch()),
+  'd3: class + undici fetch + DPoP proof': (options: FleetOptions) => classLoop(options, createUndiciFetch(), true),
 } satisfies Record<string, (options: FleetOptions) => Fleet>;

@@ -10,7 +10,7 @@ const fleetModule = resolve(import.meta.dirname, '../dist-tools/bench/fleet.js')
 const hostileModule = resolve(import.meta.dirname, '../dist-tools/bench/hostileBodies.js');
 
 describe('the benchmark, in miniature', () => {
-  it.each(['c: machine', 'd2: class + undici fetch'])('%s: measures a fleet, whose polls are never early', async (variant) => {
+  it.each(['c: machine', 'd2: class + undici fetch', 'd3: class + undici fetch + DPoP proof'])('%s: measures a fleet, whose polls are never early', async (variant) => {
     const { runFleet } = (await import(fleetModule)) as typeof import('../bench/fleet.js');
     const result = await runFleet(variant as never, 5, { windowMs: 2_000, intervalS: 1 });
     expect(result.polls).toBeGreaterThanOrEqual(5);
@@ -21,6 +21,8 @@ describe('the benchmark, in miniature', () => {
     expect(result.spread.max).toBeGreaterThanOrEqual(1);
     expect(result.spread.max).toBeLessThanOrEqual(5);
     expect(result.spread.emptyShare).toBeGreaterThan(0.5);
+    // The DPoP row measures what it says: every one of its polls, and no other row's, carries a proof.
+    expect(result.proofShare).toBe(variant.includes('DPoP') ? 1 : 0);
   }, 30_000);
 
   it('measures how long each hostile body blocks the event loop, and each ends as documented', async () => {
