@@ -103,8 +103,8 @@ export class OAuth2DeviceAuthorizationFlow {
   readonly #resourceNonces = new Map<string, string>();
   /** The refresh `authorizedFetch()` calls share. */
   #refreshing: Promise<boolean> | null = null;
-  /** `revokeTokens()` calls waiting for the outcome, rejected if the flow is disposed first. */
-  readonly #revocations = new Set<(error: DeviceFlowError) => void>();
+  /** Calls waiting for an outcome of the statechart (`revokeTokens()`, a refresh for `authorizedFetch()`): settled by `dispose()`. */
+  readonly #waiting = new Set<() => void>();
 
   /**
    * Creates an idle flow with `options` as its properties, or resumes the flow saved in `options.snapshot`.
@@ -220,13 +220,14 @@ export class OAuth2DeviceAuthorizationFlow {
   revokeTokens(): Promise<void> {
     this.#alive();
     const outcome = new Promise<void>((resolve, reject) => {
+      const disposed = () => reject(new DeviceFlowError('ClientError', 'The flow was disposed before the tokens were revoked'));
       const stop = this.#signals.on('revoked', (error) => {
         stop();
-        this.#revocations.delete(reject);
+        this.#waiting.delete(disposed);
         if (error === null) resolve();
         else reject(error);
       });
-      this.#revocations.add(reject);
+      this.#waiting.add(disposed);
     });
     this.#send({ type: 'REVOKE' });
     return outcome;
@@ -248,7 +249,8 @@ export class OAuth2DeviceAuthorizationFlow {
     return authorizedFetch(
       {
         fetch: this.#transport.fetch,
-        token: () => ({ accessToken: this.token, tokenType: this.tokenType }),
+        // Tokens on their way to revocation are not sent anywhere else.
+        token: () => ({ accessToken: this.#runner.actor.getSnapshot().matches('revoking') ? '' : this.token, tokenType: this.tokenType }),
         dpop: this.#dpop?.signer,
         nonces: this.#resourceNonces,
         allowInsecureHttp: this.allowInsecureHttp,
@@ -280,8 +282,8 @@ export class OAuth2DeviceAuthorizationFlow {
     if (this.#runner.stopped) return;
     this.#signals.clear();
     this.#runner.stop();
-    for (const reject of this.#revocations) reject(new DeviceFlowError('ClientError', 'The flow was disposed before the tokens were revoked'));
-    this.#revocations.clear();
+    for (const settle of this.#waiting) settle();
+    this.#waiting.clear();
   }
 
   // ── Transport options: what every request reads, kept out of the statechart ───────────────────────────────────────
@@ -380,12 +382,18 @@ export class OAuth2DeviceAuthorizationFlow {
     if (this.refreshToken === '' || this.#runner.stopped) return Promise.resolve(false);
     return new Promise((resolve) => {
       const settle = (refreshed: boolean) => {
-        stopGranted();
-        stopFailed();
+        for (const stop of stops) stop();
+        this.#waiting.delete(disposed);
         resolve(refreshed);
       };
-      const stopGranted = this.#signals.on('granted', () => settle(true));
-      const stopFailed = this.#signals.on('requestFailed', () => settle(false));
+      const disposed = () => settle(false);
+      // The refresh ends in new tokens or a failure; revokeTokens() or dispose() may abandon it.
+      const stops = [
+        this.#signals.on('granted', () => settle(true)),
+        this.#signals.on('requestFailed', () => settle(false)),
+        this.#signals.on('revoked', () => settle(false)),
+      ];
+      this.#waiting.add(disposed);
       // Joins a refresh already under way (autoRefresh), or starts one; a refused one fails at once.
       this.#runner.send({ type: 'REFRESH' });
     });

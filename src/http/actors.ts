@@ -244,20 +244,24 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
      * @see [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)
      */
     revokeTokens: fromPromise<void, RevocationRequest>(async ({ input, signal, system }) => {
-      const tokens = [
-        [input.refreshToken, 'refresh_token'],
-        [input.accessToken, 'access_token'],
-      ] as const;
-      for (const [token, tokenTypeHint] of tokens) {
-        if (token === '') continue;
-        await exchange(
-          { ...input, stage: 'RevokingToken', parameters: revocationParameters({ clientIdentifier: input.clientIdentifier, token, tokenTypeHint }), secrets: [input.refreshToken, input.accessToken] },
-          { signal, system },
-          revocationRefused,
-          // RFC 7009 §2.2: 200 is success, whatever the body.
-          (response) => (response.status === 200 ? true : undefined),
-        );
+      const secrets = input.tokens.map(({ token }) => token);
+      let refusal: unknown = null;
+      for (const { token, hint } of input.tokens) {
+        try {
+          await exchange(
+            { ...input, stage: 'RevokingToken', parameters: revocationParameters({ clientIdentifier: input.clientIdentifier, token, tokenTypeHint: hint }), secrets },
+            { signal, system },
+            revocationRefused,
+            // RFC 7009 §2.2: 200 is success, whatever the body.
+            (response) => (response.status === 200 ? true : undefined),
+          );
+        } catch (error) {
+          // A refusal of one token leaves the others worth revoking; a server out of reach would only time out again.
+          if (signal.aborted || !isDeviceFlowError(error) || error.code === 'NetworkError') throw error;
+          refusal ??= error;
+        }
       }
+      if (refusal !== null) throw refusal;
     }),
   };
 }

@@ -23,7 +23,18 @@ import type { FlowStatus } from '../core/properties.js';
 import type { FailureReport } from './announcements.js';
 import { awaitingUser, startPollingTransitions } from './awaitingUser.js';
 import { grantProblem, refreshProblem, revocationProblem } from './preconditions.js';
-import { deviceFlowSetup, expiryReport, failureOf, initialContext, nonceIsSent, refusal, refusalFor, requestInput, validationInput } from './setup.js';
+import {
+  deviceFlowSetup,
+  expiryReport,
+  failureOf,
+  initialContext,
+  nonceIsSent,
+  refusal,
+  refusalFor,
+  requestInput,
+  tokensToRevoke,
+  validationInput,
+} from './setup.js';
 import type { DeviceFlowEvent } from './types.js';
 
 /** `report`, with the status to announce before `requestFailed`. */
@@ -88,7 +99,7 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
     REVOKE: [
       { guard: 'nothingToRevoke', target: '.idle', actions: ['resetAuthorization', revocationOutcome(null)] },
       { guard: 'revocationUnavailable', target: '.idle', actions: ['resetAuthorization', revocationOutcome(refusalFor(revocationProblem))] },
-      { target: '.revoking', actions: 'resetAuthorization' },
+      { target: '.revoking', actions: 'abandonForRevocation' },
     ],
     UPDATE: { actions: { type: 'announce', params: ({ event }) => event.settings } },
     // In a state with nothing in progress, an unexpected failure is reported and the state kept.
@@ -252,7 +263,7 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
       invoke: {
         id: 'revokeTokens',
         src: 'revokeTokens',
-        input: requestInput('revocationUrl', (context) => ({ accessToken: context.properties.token, refreshToken: context.properties.refreshToken })),
+        input: requestInput('revocationUrl', (context) => ({ tokens: tokensToRevoke(context) })),
         onDone: { target: 'idle', actions: revocationOutcome(null) },
         onError: { target: 'idle', actions: revocationOutcome(failureOf) },
       },

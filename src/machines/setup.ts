@@ -143,6 +143,19 @@ function tokenProperties(context: DeviceFlowContext, { tokens, isRefresh, claims
   };
 }
 
+/**
+ * The tokens `revokeTokens()` sends, refresh tokens first: the flow's, and any received but still being validated
+ * (the server issued them: they are live there).
+ */
+export function tokensToRevoke({ properties, receivedTokens }: DeviceFlowContext): RevocationRequest['tokens'] {
+  const refresh = [properties.refreshToken, receivedTokens?.refreshToken ?? ''];
+  const access = [properties.token, receivedTokens?.accessToken ?? ''];
+  return [
+    ...[...new Set(refresh)].filter((token) => token !== '').map((token) => ({ token, hint: 'refresh_token' as const })),
+    ...[...new Set(access)].filter((token) => token !== '').map((token) => ({ token, hint: 'access_token' as const })),
+  ];
+}
+
 /** The properties of a flow that holds no tokens: what `revokeTokens()` leaves. */
 const NO_TOKENS: Partial<FlowProperties> = { token: '', refreshToken: '', idToken: '', expirationAt: null, grantedScopeTokens: [], tokenType: '', idTokenClaims: null };
 
@@ -225,7 +238,7 @@ export const deviceFlowSetup = setup({
     idTokenToValidate: ({ context }, tokens: TokenResponse) => context.properties.issuer !== null && tokens.idToken !== '',
     // RFC 9449 §8: the server wants a nonce in the proof; one retry carries the one it just sent.
     dpopNonceChallenge: ({ context }, { error }: { error: DeviceFlowError }) => error.code === 'ServerError' && error.error === 'use_dpop_nonce' && !context.nonceRetried,
-    nothingToRevoke: ({ context }) => context.properties.token === '' && context.properties.refreshToken === '',
+    nothingToRevoke: ({ context }) => tokensToRevoke(context).length === 0,
     revocationUnavailable: ({ context }) => revocationProblem(context) !== null,
     // Delays longer than a timer can wait fire at a checkpoint first, which only re-arms the timer.
     checkpointBeforeRefresh: ({ context }) =>
@@ -244,6 +257,10 @@ export const deviceFlowSetup = setup({
     /** `grant()` forgets the previous authorization, keeping tokens and settings (docs/qt-behaviour.md, "grant()"). */
     resetAuthorization: enqueueActions(({ context, enqueue }) => {
       announce(enqueue, context, resetProperties(), FRESH_BOOKKEEPING);
+    }),
+    /** `revokeTokens()` abandons the authorization as `grant()` does, but tokens being validated are revoked too. */
+    abandonForRevocation: enqueueActions(({ context, enqueue }) => {
+      announce(enqueue, context, resetProperties(), { ...FRESH_BOOKKEEPING, receivedTokens: context.receivedTokens });
     }),
     prepareNonce: enqueueActions(({ context, enqueue }) => {
       if (nonceIsSent(context) && context.properties.nonce === '') announce(enqueue, context, { nonce: createNonce() });
@@ -303,7 +320,7 @@ export const deviceFlowSetup = setup({
     forgetNonceRetry: assign({ nonceRetried: false }),
     /** `revokeTokens()`: the tokens are forgotten whatever the server said, and the application learns how it went. */
     forgetTokens: enqueueActions(({ context, enqueue }, { error }: { error: DeviceFlowError | null }) => {
-      announce(enqueue, context, NO_TOKENS, { refreshAt: null, refreshCheckpoint: null, tokenLifetime: null });
+      announce(enqueue, context, NO_TOKENS, { refreshAt: null, refreshCheckpoint: null, tokenLifetime: null, receivedTokens: null });
       enqueue.emit({ type: 'revoked', error: error === null ? null : redactKnownSecrets(error, context) });
     }),
     /**

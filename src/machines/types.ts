@@ -188,11 +188,11 @@ export interface IdTokenValidationRequest {
 }
 
 /**
- * Input of the `revokeTokens` actor: the revocation endpoint, the client, and the tokens to revoke (empty: none).
+ * Input of the `revokeTokens` actor: the revocation endpoint, the client, and the tokens to revoke, refresh tokens
+ * first (revoking one may revoke its access tokens too).
  *
  * @see [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)
  */
 export interface RevocationRequest extends ClientRequest {
-  accessToken: string;
-  refreshToken: string;
+  tokens: { token: string; hint: 'refresh_token' | 'access_token' }[];
 }

@@ -290,7 +290,7 @@ describe('authorizedFetch() refreshes once on invalid_token', () => {
 
   // Known bug, reported: the class's #refreshOnce() settles only on `granted` or `requestFailed`, and neither comes
   // when dispose() or revokeTokens() abandons the refresh, so the call never settles. Remove `.fails` once it does.
-  it.fails('settles when the flow is disposed while the refresh is in flight', async () => {
+  it('settles when the flow is disposed while the refresh is in flight', async () => {
     const { flow, recorded } = await signedIn();
     await revokeAtServer(flow.token);
     const { held, release } = holdRefreshes(recorded);
@@ -305,7 +305,7 @@ describe('authorizedFetch() refreshes once on invalid_token', () => {
     else expect(outcome.error).toMatchObject({ code: 'ClientError' });
   });
 
-  it.fails('settles when revokeTokens() abandons the refresh it waits for', async () => {
+  it('settles when revokeTokens() abandons the refresh it waits for', async () => {
     const { flow, recorded } = await signedIn({ revocationUrl: server.revocationUrl });
     await revokeAtServer(flow.token);
     const { held, release } = holdRefreshes(recorded);
