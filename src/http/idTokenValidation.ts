@@ -12,18 +12,32 @@ import { parseResponseBody } from '../core/protocol/responseBody.js';
 import type { IdTokenValidationRequest } from '../machines/types.js';
 import { type PostOptions, sendRequest } from './sendRequest.js';
 
-/** How soon after fetching a key set it may be fetched again for an unknown `kid`: key rotation, not a request storm. */
+/**
+ * How soon after one refetch for an unknown `kid` the key set may be fetched again for one: key rotation, not a
+ * request storm. The first refetch after the initial fetch is not held back: an issuer that rotated its keys a few
+ * seconds after the flow first fetched them must not see its users refused for a minute.
+ */
 export const KEY_SET_REFETCH_INTERVAL_MS = 60_000;
 
 /** A key set as jose's `createLocalJWKSet` made it, with when it was fetched. */
 interface CachedKeySet {
   fetchedAt: number;
   keys: ReturnType<typeof import('jose').createLocalJWKSet>;
+  /** When it was last fetched again for an unknown `kid` (whether or not that fetch succeeded), or `null`. */
+  refetchedAt: number | null;
+}
+
+/** What {@link KeySets.get} gives: the key set, and whether it was fetched by this call. */
+export interface KeySet {
+  keys: CachedKeySet['keys'];
+  fetchedAt: number;
+  /** Fetched by this call; `false` when it came from the cache. */
+  fetched: boolean;
 }
 
 /**
- * The key sets of one flow, by URL: each fetched when first needed, and again when a token names a `kid` it lacks,
- * once a minute at most.
+ * The key sets of one flow, by URL: each fetched when first needed, and again when a token names a `kid` it lacks:
+ * the first time at once, then once a minute at most.
  *
  * @see [RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)
  * @see [OpenID Connect Core §10.1.1](https://openid.net/specs/openid-connect-core-1_0.html#RotateSigKeys) on key rotation
@@ -31,10 +45,18 @@ interface CachedKeySet {
 export class KeySets {
   readonly #sets = new Map<string, CachedKeySet>();
 
-  /** The key set at `url`, fetched now unless cached; `refresh` refetches it unless it was fetched within the minute. */
-  async get(url: string, transport: Omit<PostOptions, 'signal'> & { signal: AbortSignal }, now: number, refresh = false): Promise<CachedKeySet> {
+  /**
+   * The key set at `url`, fetched now unless cached; `refresh` (a token named a `kid` the cached set lacks) fetches it
+   * again, unless it was already fetched again for that reason within the last {@link KEY_SET_REFETCH_INTERVAL_MS}.
+   */
+  async get(url: string, transport: Omit<PostOptions, 'signal'> & { signal: AbortSignal }, now: number, refresh = false): Promise<KeySet> {
     const cached = this.#sets.get(url);
-    if (cached !== undefined && (!refresh || now - cached.fetchedAt < KEY_SET_REFETCH_INTERVAL_MS)) return cached;
+    if (cached !== undefined) {
+      const heldBack = cached.refetchedAt !== null && now - cached.refetchedAt < KEY_SET_REFETCH_INTERVAL_MS && now >= cached.refetchedAt;
+      if (!refresh || heldBack) return { keys: cached.keys, fetchedAt: cached.fetchedAt, fetched: false };
+      // Counted whatever comes of it: an issuer whose key set fails is not asked again and again either.
+      cached.refetchedAt = now;
+    }
     const response = await sendRequest({ method: 'GET', url, headers: new Headers({ accept: 'application/jwk-set+json, application/json' }) }, transport).catch((error: unknown) => {
       throw keySetError(error);
     });
@@ -48,9 +70,8 @@ export class KeySets {
     } catch {
       throw new DeviceFlowError('ServerError', "The issuer's key set is not a JSON Web Key Set");
     }
-    const fetched = { fetchedAt: now, keys };
-    this.#sets.set(url, fetched);
-    return fetched;
+    this.#sets.set(url, { fetchedAt: now, keys, refetchedAt: cached?.refetchedAt ?? null });
+    return { keys, fetchedAt: now, fetched: true };
   }
 }
 
@@ -81,18 +102,22 @@ export async function validateIdToken(
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
     });
   let claims: Record<string, unknown>;
+  // How the key set was last come by, for the words of an unknown kid.
+  let keySetNote = 'fetched just now';
   try {
     const keySet = await keySets.get(request.jwksUrl, transport, request.now);
     try {
       claims = (await verify(keySet.keys)).payload;
     } catch (error) {
-      // A kid the cached set lacks: the issuer may have rotated its keys since.
-      if (!(error instanceof jose.errors.JWKSNoMatchingKey)) throw error;
-      claims = (await verify((await keySets.get(request.jwksUrl, transport, request.now, true)).keys)).payload;
+      // A kid the cached set lacks: the issuer may have rotated its keys since it was fetched.
+      if (!(error instanceof jose.errors.JWKSNoMatchingKey) || keySet.fetched) throw error;
+      const again = await keySets.get(request.jwksUrl, transport, request.now, true);
+      keySetNote = again.fetched ? 'even after fetching it again' : 'which was fetched again less than a minute ago, and is not fetched again sooner';
+      claims = (await verify(again.keys)).payload;
     }
   } catch (error) {
     if (isDeviceFlowError(error)) throw error;
-    throw new DeviceFlowError('ServerError', `The ID token was refused: it ${joseProblem(error, jose.errors, request)}`);
+    throw new DeviceFlowError('ServerError', `The ID token was refused: it ${joseProblem(error, jose.errors, request, keySetNote)}`);
   }
   const problem = idTokenClaimsProblem(claims, request);
   if (problem !== null) throw new DeviceFlowError('ServerError', `The ID token was refused: it ${problem}`);
@@ -100,7 +125,7 @@ export async function validateIdToken(
 }
 
 /** What jose found wrong, in words that follow "it", without any value the server chose. */
-function joseProblem(error: unknown, errors: typeof import('jose').errors, request: IdTokenValidationRequest): string {
+function joseProblem(error: unknown, errors: typeof import('jose').errors, request: IdTokenValidationRequest, keySetNote: string): string {
   if (error instanceof errors.JWTExpired) return `expired (exp is in the past, beyond ${request.clockTolerance} s of tolerance)`;
   if (error instanceof errors.JWTClaimValidationFailed) {
     switch (error.claim) {
@@ -118,7 +143,7 @@ function joseProblem(error: unknown, errors: typeof import('jose').errors, reque
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return `is signed with an algorithm that is not allowed (allowed: ${request.algorithms.join(', ')})`;
   if (error instanceof errors.JWSSignatureVerificationFailed) return "has a signature that does not verify with the issuer's key";
-  if (error instanceof errors.JWKSNoMatchingKey) return "names a key that is not in the issuer's key set, even after fetching it again";
+  if (error instanceof errors.JWKSNoMatchingKey) return `names a key that is not in the issuer's key set, ${keySetNote}`;
   if (error instanceof errors.JWKSMultipleMatchingKeys) return "matches several keys of the issuer's key set";
   return 'is not a well-formed signed JWT';
 }
