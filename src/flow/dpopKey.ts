@@ -25,7 +25,9 @@ export function dpopKeyOf(keyPair: CryptoKeyPair | undefined, saved: unknown): D
   if (keyPair !== undefined) return givenKey(keyPair);
   if (saved === undefined) return null;
   if (isNotSaved(saved)) {
-    throw new DeviceFlowError('ClientError', `The snapshot's tokens are bound to a DPoP key it could not keep (${saved.notSaved}): pass the same key pair as dpopKeyPair`);
+    // The reason is quoted only when it reads as one: a snapshot is outside data, and its text ends up in logs.
+    const reason = /^[\x20-\x7e]{1,200}$/.test(saved.notSaved) ? ` (${saved.notSaved})` : '';
+    throw new DeviceFlowError('ClientError', `The snapshot's tokens are bound to a DPoP key it could not keep${reason}: pass the same key pair as dpopKeyPair`);
   }
   if (!isSavedPair(saved)) throw new DeviceFlowError('ClientError', 'The snapshot cannot be resumed: dpopKey must be a saved key pair; start a new flow with grant()');
   return restoredKey(saved);
@@ -49,13 +51,20 @@ function givenKey(keyPair: CryptoKeyPair): DpopKey {
 
 function restoredKey(saved: { algorithm: string; privateJwk: JsonWebKey; publicJwk: JsonWebKey }): DpopKey {
   const keyPair = import('jose').then(async ({ importJWK }) => {
-    const [privateKey, publicKey] = await Promise.all([
-      importJWK(saved.privateJwk, saved.algorithm, { extractable: true }),
-      importJWK(saved.publicJwk, saved.algorithm, { extractable: true }),
-    ]);
-    return { privateKey, publicKey } as CryptoKeyPair;
+    try {
+      const [privateKey, publicKey] = await Promise.all([
+        importJWK(saved.privateJwk, saved.algorithm, { extractable: true }),
+        importJWK(saved.publicJwk, saved.algorithm, { extractable: true }),
+      ]);
+      return { privateKey, publicKey } as CryptoKeyPair;
+    } catch {
+      // Neither the platform's words nor the key: only what to do.
+      throw new DeviceFlowError('ClientError', `The snapshot's DPoP key is not a ${saved.algorithm} key pair the platform can use: pass the key pair as dpopKeyPair, or start a new flow with grant()`);
+    }
   });
-  // The import can fail only on a key that passed the checks but the platform rejects; the first request says so.
+  // The import can fail only on a key that passed the checks but the platform rejects; the first request that needs
+  // the key says so. Until then the rejection is not unhandled (Node.js would end the process over it).
+  keyPair.catch(() => undefined);
   return { signer: createDpopSigner(keyPair, saved.algorithm), saved: () => saved };
 }
 
@@ -68,6 +77,7 @@ function isNotSaved(value: unknown): value is { notSaved: string } {
 }
 
 const JWK_MEMBERS = /^(kty|crv|x|y|d|n|e|p|q|dp|dq|qi|alg|key_ops|ext|use|kid)$/;
+const KEY_OPERATIONS = /^(sign|verify)$/;
 
 function isSavedPair(value: unknown): value is { algorithm: string; privateJwk: JsonWebKey; publicJwk: JsonWebKey } {
   if (typeof value !== 'object' || value === null) return false;
@@ -82,6 +92,13 @@ function isJwk(value: unknown, isPrivate: boolean): boolean {
     typeof (value as { kty?: unknown }).kty === 'string' &&
     (typeof (value as { d?: unknown }).d === 'string') === isPrivate &&
     entries.length <= 16 &&
-    entries.every(([name, member]) => JWK_MEMBERS.test(name) && (typeof member === 'string' ? member.length <= 4096 : typeof member === 'boolean' || Array.isArray(member)))
+    entries.every(([name, member]) => JWK_MEMBERS.test(name) && jwkMemberFits(name, member))
   );
+}
+
+/** `ext` is a boolean, `key_ops` a short list of signing operations, every other member a string of key size. */
+function jwkMemberFits(name: string, member: unknown): boolean {
+  if (name === 'ext') return typeof member === 'boolean';
+  if (name === 'key_ops') return Array.isArray(member) && member.length <= 2 && member.every((operation) => typeof operation === 'string' && KEY_OPERATIONS.test(operation));
+  return typeof member === 'string' && member.length <= 4096;
 }

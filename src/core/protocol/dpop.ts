@@ -112,6 +112,8 @@ export function createDpopSigner(keyPair: CryptoKeyPair | Promise<CryptoKeyPair>
 export function dpopAlgorithmOf(key: CryptoKey): string {
   if (typeof key !== 'object' || key === null || typeof key.algorithm !== 'object') throw new DeviceFlowError('ClientError', 'The DPoP key pair must be a CryptoKeyPair');
   const { name, namedCurve, hash } = key.algorithm as { name: string; namedCurve?: string; hash?: { name: string } };
+  // A secret (HMAC) key is of the wrong kind, which the check of the algorithm below says; a public key is the wrong half.
+  if (key.type === 'secret') throw new DeviceFlowError('ClientError', `A DPoP key must be an asymmetric key pair (ECDSA, Ed25519, or RSA with SHA-256), not ${name}`);
   if (key.type !== 'private') throw new DeviceFlowError('ClientError', 'The DPoP key pair must hold a private key');
   if (name === 'ECDSA') {
     const algorithm = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[namedCurve ?? ''];
