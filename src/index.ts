@@ -19,6 +19,7 @@ export type { DeviceAuthorizationMachine } from './machines/deviceAuthorization.
 export { restartFailedFlowActor, startFlowActor } from './machines/startFlowActor.js';
 export type { StartFlowActorOptions } from './machines/startFlowActor.js';
 export type * from './machines/types.js';
+export type { AcceptedTokens } from './machines/setup.js';
 export { ASYMMETRIC_ALGORITHMS, PROPERTIES } from './core/properties.js';
 export type {
   Declaration,

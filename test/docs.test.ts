@@ -21,7 +21,7 @@ describe('docs/statechart.md and its diagrams', () => {
   it('are what the machine draws today, and no other diagram lingers', async () => {
     expect(await readFile(join(root, 'docs/statechart.md'), 'utf8'), STALE).toBe(statechartPage(deviceAuthorizationChart));
     const svgs = statechartSvgs(deviceAuthorizationChart);
-    expect(Object.keys(svgs)).toEqual(['statechart-overview.svg', 'statechart-awaitingUser.svg', 'statechart-granted.svg', 'statechart-failed.svg']);
+    expect(Object.keys(svgs)).toEqual(['statechart-overview.svg', 'statechart-awaitingUser.svg', 'statechart-granted.svg', 'statechart-refreshing.svg', 'statechart-failed.svg']);
     for (const [name, svg] of Object.entries(svgs)) expect(await readFile(join(root, 'docs', name), 'utf8'), `${STALE} (${name})`).toBe(svg);
     const committed = (await readdir(join(root, 'docs'))).filter((name) => /^statechart.*\.svg$/.test(name));
     expect(committed.sort(), STALE).toEqual(Object.keys(svgs).sort());
@@ -73,9 +73,17 @@ describe('docs/statechart.md and its diagrams', () => {
       ['awaitingUser', 'granted', 'poller.requesting: done pollToken'],
       ['awaitingUser', 'failed_polling', 'poller.requesting: error pollToken'],
       ['awaitingUser', 'failed_polling', 'userCode.valid: USER_CODE_EXPIRED'],
+      ['awaitingUser', 'verifyingIdToken', 'poller.requesting: done pollToken [idTokenToValidate]'],
+      ['verifyingIdToken', 'granted', 'done validateIdToken'],
+      ['verifyingIdToken', 'failed_polling', 'error validateIdToken'],
       ['anyState', 'refreshing', 'REFRESH'],
-      ['refreshing', 'granted', 'done refreshTokens'],
-      ['refreshing', 'failed_refresh', 'error refreshTokens'],
+      ['refreshing', 'granted', 'requesting: done refreshTokens'],
+      ['refreshing', 'granted', 'verifyingIdToken: done validateIdToken'],
+      ['refreshing', 'failed_refresh', 'requesting: error refreshTokens'],
+      ['refreshing', 'failed_refresh', 'verifyingIdToken: error validateIdToken'],
+      ['anyState', 'revoking', 'REVOKE'],
+      ['revoking', 'idle', 'done revokeTokens'],
+      ['revoking', 'idle', 'error revokeTokens'],
     ]) {
       expect(items).toContainEqual({ from, to, text });
     }

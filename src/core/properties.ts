@@ -198,10 +198,18 @@ const claims = resultKind<Record<string, unknown> | null, Readonly<Record<string
 /**
  * The JWS algorithms an ID token may be signed with: the asymmetric ones of RFC 7518 and RFC 8037. `none` and the
  * HMAC algorithms (`HS256`…) are never admitted: the key set is public, and a key from it must not verify a MAC.
+ *
+ * @see [RFC 7518 §3.1](https://www.rfc-editor.org/rfc/rfc7518#section-3.1)
+ * @see [RFC 8037 §3.1](https://www.rfc-editor.org/rfc/rfc8037#section-3.1) for `EdDSA`
+ * @see [RFC 8725 §3.1](https://www.rfc-editor.org/rfc/rfc8725#section-3.1) on algorithm confusion
  */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 
-/** An asymmetric JWS algorithm (see {@link ASYMMETRIC_ALGORITHMS}). */
+/**
+ * An asymmetric JWS algorithm (see {@link ASYMMETRIC_ALGORITHMS}).
+ *
+ * @see [RFC 7518 §3.1](https://www.rfc-editor.org/rfc/rfc7518#section-3.1)
+ */
 export type SigningAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 
 const signingAlgorithms = settingKind<SigningAlgorithm[], Iterable<SigningAlgorithm>, readonly SigningAlgorithm[]>((value) => {

@@ -119,7 +119,13 @@ export function nonceIsSent(context: DeviceFlowContext): boolean {
   return context.properties.nonceMode === 'Enabled' || (context.properties.nonceMode === 'Automatic' && context.properties.requestedScopeTokens.includes('openid'));
 }
 
-/** What {@link acceptTokens} takes: a token response, whether a refresh answered it, and its ID token's validated claims. */
+/**
+ * What the `acceptTokens` action takes: a token response, whether a refresh answered it, and its ID token's validated
+ * claims.
+ *
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
+ * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
+ */
 export interface AcceptedTokens {
   tokens: TokenResponse;
   isRefresh: boolean;
