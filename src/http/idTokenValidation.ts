@@ -82,7 +82,7 @@ export class KeySets {
  * (`clockTolerance` either way); the nonce sent; and for a refresh, the same issuer, subject and audiences (§12.2).
  *
  * @throws {DeviceFlowError} `ServerError` whose message says which check failed, never the token;
- *   `NetworkError` when the key set could not be fetched.
+ *   `NetworkError` when the key set could not be fetched; `ClientError` when no `jwksUrl` is set.
  * @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation)
  * @see [OpenID Connect Core §12.2](https://openid.net/specs/openid-connect-core-1_0.html#RefreshTokenResponse)
  */
@@ -91,6 +91,10 @@ export async function validateIdToken(
   keySets: KeySets,
   transport: Omit<PostOptions, 'signal'> & { signal: AbortSignal },
 ): Promise<Record<string, unknown>> {
+  // grant() asks for a jwksUrl only with the openid scope; a server may send an ID token without it.
+  if (request.jwksUrl === '') {
+    throw new DeviceFlowError('ClientError', 'An ID token arrived and an issuer is set, so it must be validated, but no jwksUrl is set to check its signature with: set jwksUrl (discover() finds it)');
+  }
   const jose = await import('jose');
   const verify = (keys: CachedKeySet['keys']) =>
     jose.jwtVerify(request.idToken, keys, {

@@ -10,7 +10,8 @@ import { type DevServer, startDevServer } from '../../src/devServer/server.js';
 import { DeviceFlowError } from '../../src/core/errors.js';
 import { type DiscoveredServer, discover } from '../../src/http/discovery.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
-import { nextSignal, recordSignals } from '../helpers/flowHarness.js';
+import { createTestFlow, deviceAuthorizationReply, nextSignal, recordSignals, tokenReply } from '../helpers/flowHarness.js';
+import { LoopbackServer } from '../helpers/loopbackServer.js';
 import { type IdTokenScenario, startTamperingProxy, type TamperingProxy } from '../helpers/tamperingProxy.js';
 import { statusOfState } from '../helpers/expectedStatus.js';
 
@@ -282,6 +283,30 @@ describe('without validation', () => {
     expect(recorder.of('idTokenClaimsChanged')).toEqual([]);
     expect(proxy.jwksFetches).toBe(fetched);
     flow.dispose();
+  });
+
+  it('fails with ClientError, not a network failure, when an ID token comes without openid and no jwksUrl is set', async () => {
+    // grant() requires a jwksUrl with openid only; this server sends an ID token all the same.
+    const loopback = await LoopbackServer.start();
+    try {
+      loopback.handle('/device', deviceAuthorizationReply());
+      const idToken = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+      loopback.handle('/token', tokenReply({ id_token: idToken }));
+      const { flow, clock } = createTestFlow(loopback, { issuer: loopback.url(''), requestedScopeTokens: ['profile'] });
+      const outcome = outcomeOf(flow);
+      flow.grant();
+      await nextSignal(flow, 'authorizeWithUserCode');
+      clock.increment(5_000);
+      const error = await outcome;
+      expect(error).toMatchObject({ code: 'ClientError' });
+      expect(error!.message).toMatch(/no jwksUrl is set/);
+      expect(flow.token).toBe('');
+      expectNoSecretIn(error!, flow, [idToken, 'access-token-1', 'refresh-token-1', 'device-code-secret']);
+      expect(loopback.requests.map((request) => request.path)).toEqual(['/device', '/token']);
+      flow.dispose();
+    } finally {
+      await loopback.close();
+    }
   });
 
   it('refuses grant() at once when an issuer is set with openid but no jwksUrl, before any request', async () => {
