@@ -187,12 +187,12 @@ const record = resultKind<Record<string, unknown>, Readonly<Record<string, unkno
     const found = jsonValueProblem(value);
     return found === null ? null : `must be plain JSON: it ${found}`;
   },
-  (value) => Object.freeze({ ...value }),
+  (value) => deepFrozenCopy(value),
 );
 const secretText = resultKind<string>((value) => (typeof value === 'string' ? null : 'must be a string'));
 const claims = resultKind<Record<string, unknown> | null, Readonly<Record<string, unknown>> | null>(
   (value) => (value === null ? null : record.check(value, 0)),
-  (value) => (value === null ? null : Object.freeze({ ...value })),
+  (value) => (value === null ? null : deepFrozenCopy(value)),
 );
 
 /**
@@ -227,6 +227,21 @@ const resultFlag = resultKind<boolean>((value) => (typeof value === 'boolean' ? 
 
 function frozenCopy<T extends string>(value: readonly T[]): readonly T[] {
   return Object.freeze([...value]);
+}
+
+/**
+ * A copy of plain JSON `value`, frozen all the way down: what the application reads must not reach into the
+ * statechart's context (an `aud` array pushed to would change what the next refresh is checked against). The values
+ * passed the JSON limits, so the copy is bounded.
+ */
+function deepFrozenCopy<T extends object>(value: T): Readonly<T> {
+  const copy = structuredClone(value);
+  const pending: object[] = [copy];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    Object.freeze(item);
+    for (const member of Object.values(item)) if (typeof member === 'object' && member !== null) pending.push(member);
+  }
+  return copy;
 }
 
 interface Rules<Value> {

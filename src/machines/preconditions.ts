@@ -9,7 +9,7 @@ import { isSecureEndpoint, plainHttpProblem } from '../core/protocol/urls.js';
 import type { FlowProperties } from '../core/properties.js';
 import type { DeviceFlowContext } from './types.js';
 
-type Endpoints = Pick<FlowProperties, 'authorizationUrl' | 'tokenUrl' | 'allowInsecureHttp' | 'issuer' | 'jwksUrl' | 'requestedScopeTokens'>;
+type Endpoints = Pick<FlowProperties, 'authorizationUrl' | 'tokenUrl' | 'allowInsecureHttp' | 'issuer' | 'jwksUrl'>;
 
 /** Why `grant()` cannot start, or `null`. */
 export function grantProblem({ properties }: { properties: Endpoints }): string | null {
@@ -31,10 +31,10 @@ export function revocationProblem({ properties }: { properties: Pick<FlowPropert
 
 /**
  * An ID token is validated when an issuer is set, and its signature needs the issuer's keys: found out before the
- * user approves, not after.
+ * user approves, not after. (A server may send an ID token without the `openid` scope being asked for.)
  */
-function keySetProblem(properties: Pick<FlowProperties, 'issuer' | 'jwksUrl' | 'requestedScopeTokens' | 'allowInsecureHttp'>): string | null {
-  if (properties.issuer === null || !properties.requestedScopeTokens.includes('openid')) return null;
+function keySetProblem(properties: Pick<FlowProperties, 'issuer' | 'jwksUrl' | 'allowInsecureHttp'>): string | null {
+  if (properties.issuer === null) return null;
   if (!properties.jwksUrl) return 'An issuer is set, so ID tokens are validated, but no jwksUrl to check their signatures with: set jwksUrl (discover() finds it)';
   return insecure('JWKS', properties.jwksUrl, properties.allowInsecureHttp);
 }

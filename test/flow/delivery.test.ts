@@ -78,6 +78,19 @@ describe('SignalDelivery', () => {
     expect(Object.isFrozen(target.read('extraTokens'))).toBe(true);
   });
 
+  it('shows records frozen all the way down, as copies: what the application reads cannot reach the context', () => {
+    const { target } = delivery();
+    const claims = { sub: 'alice', aud: ['tv-app', 'api'], address: { country: 'NZ' } };
+    target.step(() => target.enqueue({ type: 'idTokenClaimsChanged', value: claims }));
+    const shown = target.read('idTokenClaims')!;
+    expect(shown).toEqual(claims);
+    expect(Object.isFrozen(shown['aud'])).toBe(true);
+    expect(Object.isFrozen(shown['address'])).toBe(true);
+    expect(() => (shown['aud'] as string[]).push('evil')).toThrow(TypeError);
+    expect(shown['aud']).not.toBe(claims.aud);
+    expect(claims.aud).toEqual(['tv-app', 'api']);
+  });
+
   it('forgets the events of a step that stopped half-way, and keeps those of one that completed', async () => {
     const { target, delivered } = delivery();
     const completed = {};

@@ -285,17 +285,19 @@ describe('without validation', () => {
     flow.dispose();
   });
 
-  it('fails with ClientError, not a network failure, when an ID token comes without openid and no jwksUrl is set', async () => {
-    // grant() requires a jwksUrl with openid only; this server sends an ID token all the same.
+  it('fails with ClientError, not a network failure, when an ID token comes after the jwksUrl was cleared', async () => {
+    // grant() requires a jwksUrl with an issuer (openid asked for or not: this server sends an ID token all the same);
+    // the application clears it while the user decides.
     const loopback = await LoopbackServer.start();
     try {
       loopback.handle('/device', deviceAuthorizationReply());
       const idToken = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
       loopback.handle('/token', tokenReply({ id_token: idToken }));
-      const { flow, clock } = createTestFlow(loopback, { issuer: loopback.url(''), requestedScopeTokens: ['profile'] });
+      const { flow, clock } = createTestFlow(loopback, { issuer: loopback.url(''), jwksUrl: loopback.url('/jwks'), requestedScopeTokens: ['profile'] });
       const outcome = outcomeOf(flow);
       flow.grant();
       await nextSignal(flow, 'authorizeWithUserCode');
+      flow.jwksUrl = null;
       clock.increment(5_000);
       const error = await outcome;
       expect(error).toMatchObject({ code: 'ClientError' });
@@ -307,6 +309,15 @@ describe('without validation', () => {
     } finally {
       await loopback.close();
     }
+  });
+
+  it('refuses grant() at once when an issuer is set without openid and without a jwksUrl', async () => {
+    const { flow, recorder } = flowFor({ jwksUrl: null, requestedScopeTokens: ['offline_access'] });
+    const requests = proxy.exchanges.length;
+    flow.grant();
+    expect(recorder.of('requestFailed').map(([failure]) => failure)).toMatchObject([{ code: 'ClientError', message: expect.stringMatching(/jwksUrl/) }]);
+    expect(proxy.exchanges.length).toBe(requests);
+    flow.dispose();
   });
 
   it('refuses grant() at once when an issuer is set with openid but no jwksUrl, before any request', async () => {
