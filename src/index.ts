@@ -9,6 +9,8 @@
 export { OAuth2DeviceAuthorizationFlow } from './flow/oauth2DeviceAuthorizationFlow.js';
 export type { DeviceFlowOptions } from './flow/oauth2DeviceAuthorizationFlow.js';
 export type { DeviceFlowSignalName, DeviceFlowSignals } from './flow/delivery.js';
+export { createMemoryTokenStore } from './flow/tokenStore.js';
+export type { TokenStore } from './flow/tokenStore.js';
 
 export { authorizeDevice } from './promise/authorizeDevice.js';
 export type { AuthorizeDeviceHooks, DeviceTokens, UserCodePrompt } from './promise/authorizeDevice.js';
@@ -56,7 +58,7 @@ export type { DeviceAuthorization } from './core/protocol/deviceAuthorizationRes
 export { parsePollResponse, parseRefreshResponse } from './core/protocol/tokenResponse.js';
 export type { PollOutcome, TokenRequestContext, TokenResponse } from './core/protocol/tokenResponse.js';
 export { parseResponseBody } from './core/protocol/responseBody.js';
-export { isAccessDenied } from './core/protocol/serverError.js';
+export { isAccessDenied, isSignInRequired } from './core/protocol/serverError.js';
 export type { ResponseMembers } from './core/protocol/responseBody.js';
 export type { ClientAuthenticationMethod, Stage } from './core/protocol/requests.js';
 export { createPreciseClock } from './flow/clocks.js';

@@ -26,6 +26,16 @@ export function requirePositiveNumber(value: unknown, name: string): number {
   return value;
 }
 
+/**
+ * `value` if it is a finite number, 0 or more.
+ *
+ * @throws {DeviceFlowError} `ClientError` naming the setting otherwise.
+ */
+export function requireNonNegativeNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalidSetting(name, 'must be a number, 0 or more');
+  return value;
+}
+
 /** The `ClientError` for setting `name`, which `problem` (words after the name) describes; it never quotes a value. */
 export function invalidSetting(name: string, problem: string): DeviceFlowError {
   return new DeviceFlowError('ClientError', `Invalid setting: ${name} ${problem}`);

@@ -40,6 +40,8 @@ export type DeviceFlowSignals = {
    * (it refused, could not be reached, or no revocation URL is set), `null` when it revoked them (RFC 7009 §2.2).
    */
   revoked: [error: DeviceFlowError | null];
+  /** The token store could not save the flow (see `tokenStore`); the flow goes on, and the next change saves again. */
+  saveFailed: [error: DeviceFlowError];
 } & { [K in PropertyName as `${K}Changed`]: [value: ShownProperties[K]] };
 
 /**

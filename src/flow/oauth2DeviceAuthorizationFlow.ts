@@ -8,7 +8,7 @@
 
 import type { Actor, InspectionEvent, Observer } from 'xstate';
 import { DeviceFlowError } from '../core/errors.js';
-import { requirePositiveNumber, requireString } from '../core/optionChecks.js';
+import { requireNonNegativeNumber, requirePositiveNumber, requireString } from '../core/optionChecks.js';
 import {
   type FlowSettingsInput,
   type FlowStatus,
@@ -23,10 +23,13 @@ import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, type ParameterModifier, type RequestModifier, type TransportOptions } from '../http/actors.js';
 import type { FetchFunction } from '../http/sendRequest.js';
 import type { DeviceAuthorizationMachine } from '../machines/deviceAuthorization.js';
-import { createFlowSnapshot, type DeviceFlowSnapshot } from '../machines/snapshot.js';
+import { createFlowSnapshot, type DeviceFlowSnapshot, storedTokensOf } from '../machines/snapshot.js';
+import { isSignInRequired } from '../core/protocol/serverError.js';
 import { authorizedFetch } from './authorizedFetch.js';
 import { type Clock, createPreciseClock } from './clocks.js';
 import { type DpopKey, dpopKeyOf } from './dpopKey.js';
+import { StoreSync } from './storeSync.js';
+import type { TokenStore } from './tokenStore.js';
 import type { DeviceFlowSignalName, DeviceFlowSignals } from './delivery.js';
 import { FlowRunner } from './runner.js';
 import { SignalEmitter } from './signals.js';
@@ -63,6 +66,12 @@ export interface DeviceFlowOptions extends FlowSettingsInput {
    * expiry and polling interval, waiting only the time that is left. Settings given alongside replace the saved ones.
    */
   snapshot?: DeviceFlowSnapshot | string;
+  /**
+   * Where the flow keeps what it holds between processes: it is saved there after every step that changes the user
+   * code, the tokens or the outcome (not after every poll). `OAuth2DeviceAuthorizationFlow.load()` resumes from it, and
+   * `freshAccessToken()` re-reads it, under its lock, before refreshing.
+   */
+  tokenStore?: TokenStore;
   /**
    * A key pair to bind the tokens to with DPoP (RFC 9449): every poll and refresh carries a proof made with it, and
    * `authorizedFetch()` proves it to resource servers. `generateDpopKeyPair()` makes one. A server without DPoP
@@ -101,8 +110,12 @@ export class OAuth2DeviceAuthorizationFlow {
   readonly #dpop: DpopKey | null;
   /** Resource servers' DPoP nonces, by origin. */
   readonly #resourceNonces = new Map<string, string>();
-  /** The refresh `authorizedFetch()` calls share. */
-  #refreshing: Promise<boolean> | null = null;
+  /** The refresh `authorizedFetch()` and `freshAccessToken()` calls share. */
+  #refreshing: Promise<RefreshOutcome> | null = null;
+  /** The `freshAccessToken()` under way, which concurrent calls share. */
+  #freshening: Promise<string> | null = null;
+  readonly #store: TokenStore | null;
+  readonly #sync: StoreSync | null;
   /** Calls waiting for an outcome of the statechart (`revokeTokens()`, a refresh for `authorizedFetch()`): settled by `dispose()`. */
   readonly #waiting = new Set<() => void>();
 
@@ -120,6 +133,18 @@ export class OAuth2DeviceAuthorizationFlow {
     const snapshot = typeof options.snapshot === 'string' ? parsedOrText(options.snapshot) : options.snapshot;
     this.#dpop = dpopKeyOf(options.dpopKeyPair, (snapshot as Partial<DeviceFlowSnapshot> | undefined)?.dpopKey);
     this.#transport = { ...transportOptions(options, clock), dpop: this.#dpop?.signer };
+    this.#store = options.tokenStore ?? null;
+    this.#sync =
+      this.#store === null
+        ? null
+        : new StoreSync(
+            this.#store,
+            () => JSON.stringify(this.snapshot()),
+            (error) => this.#signals.emit('saveFailed', error),
+            () => [this.token, this.refreshToken, this.idToken, this.#transport.clientSecret],
+          );
+    // Registered before any listener of the application, and before resuming: a resumed flow that moves on saves.
+    if (this.#sync !== null) for (const name of DURABLE_SIGNALS) this.#signals.on(name, () => this.#sync!.changed());
     this.#runner = new FlowRunner(this.#signals, {
       settings: options,
       snapshot: snapshot as DeviceFlowSnapshot | string | undefined,
@@ -127,6 +152,24 @@ export class OAuth2DeviceAuthorizationFlow {
       inspect: options.inspect,
       transport: () => this.#transport,
     });
+  }
+
+  /**
+   * A flow resumed from `options.tokenStore`: signed in, still waiting for the user, or idle when the store holds
+   * nothing. It then saves there whenever what it holds changes.
+   *
+   * @throws {DeviceFlowError} `ClientError` when what the store holds is not a snapshot this release can resume (it is
+   *   left as it is: clear the store to start over), or as the constructor throws.
+   * @see [RFC 6819 §5.1.6](https://www.rfc-editor.org/rfc/rfc6819#section-5.1.6) on keeping tokens confidential
+   * @example
+   * ```ts
+   * const flow = await OAuth2DeviceAuthorizationFlow.load({ ...options, tokenStore: createFileTokenStore(path) });
+   * if (flow.status !== 'Granted') flow.grant();
+   * ```
+   */
+  static async load(options: DeviceFlowOptions & { tokenStore: TokenStore }): Promise<OAuth2DeviceAuthorizationFlow> {
+    const saved = await options.tokenStore.load();
+    return new OAuth2DeviceAuthorizationFlow({ ...options, ...(saved === null ? {} : { snapshot: saved }) });
   }
 
   /**
@@ -255,11 +298,42 @@ export class OAuth2DeviceAuthorizationFlow {
         nonces: this.#resourceNonces,
         allowInsecureHttp: this.allowInsecureHttp,
         now: this.#transport.now,
-        refresh: () => (this.#refreshing ??= this.#refreshOnce().finally(() => (this.#refreshing = null))),
+        refresh: async () => (await this.#sharedRefresh()).refreshed,
       },
       input,
       init,
     );
+  }
+
+  /**
+   * An access token valid for at least `minValidity` seconds (by default `refreshLeadTime`, or a minute when that is
+   * 0), refreshing first when the one in hand is not: under the token store's lock, after re-reading the store (another
+   * process may have refreshed already, spending the refresh token this flow holds), and saving the new tokens before
+   * the lock is released. Concurrent calls share one refresh. A server that issues shorter-lived tokens gets its
+   * token returned as it is.
+   *
+   * @throws {DeviceFlowError} when a new sign-in is needed — the refresh token was refused (`invalid_grant`: the tokens
+   *   are then forgotten) or there is none (`ClientError` with `error: 'login_required'`); `isSignInRequired(error)`
+   *   tells these apart from a refresh that failed for a passing reason (`NetworkError`, `ServerError`), after which
+   *   the tokens stay.
+   * @see [RFC 6749 §6](https://www.rfc-editor.org/rfc/rfc6749#section-6)
+   */
+  freshAccessToken({ minValidity }: { minValidity?: number } = {}): Promise<string> {
+    this.#alive();
+    const margin = requireNonNegativeNumber(minValidity ?? (this.refreshLeadTime || DEFAULT_MIN_VALIDITY_SECONDS), 'minValidity') * 1000;
+    const fresh = () => this.token !== '' && (this.expirationAt === null || this.expirationAt.getTime() - this.#transport.now() >= margin);
+    if (fresh()) return Promise.resolve(this.token);
+    return (this.#freshening ??= this.#freshen(fresh).finally(() => (this.#freshening = null)));
+  }
+
+  /**
+   * Resolves once every change so far is in the token store (at once without one): await it before the process exits
+   * right after a change. A save that failed was reported with `saveFailed`; this still resolves.
+   *
+   * @see [RFC 6819 §5.1.6](https://www.rfc-editor.org/rfc/rfc6819#section-5.1.6)
+   */
+  saved(): Promise<void> {
+    return this.#sync?.flush() ?? Promise.resolve();
   }
 
   /**
@@ -377,21 +451,26 @@ export class OAuth2DeviceAuthorizationFlow {
     this.#runner.send(event);
   }
 
-  /** One refresh for `authorizedFetch()`: `true` when it brought new tokens. */
-  #refreshOnce(): Promise<boolean> {
-    if (this.refreshToken === '' || this.#runner.stopped) return Promise.resolve(false);
+  /** The refresh `authorizedFetch()` and `freshAccessToken()` share. */
+  #sharedRefresh(): Promise<RefreshOutcome> {
+    return (this.#refreshing ??= this.#refreshOnce().finally(() => (this.#refreshing = null)));
+  }
+
+  /** One refresh: whether it brought new tokens, and why not. */
+  #refreshOnce(): Promise<RefreshOutcome> {
+    if (this.refreshToken === '' || this.#runner.stopped) return Promise.resolve({ refreshed: false, error: null });
     return new Promise((resolve) => {
-      const settle = (refreshed: boolean) => {
+      const settle = (outcome: RefreshOutcome) => {
         for (const stop of stops) stop();
         this.#waiting.delete(disposed);
-        resolve(refreshed);
+        resolve(outcome);
       };
-      const disposed = () => settle(false);
+      const disposed = () => settle({ refreshed: false, error: new DeviceFlowError('ClientError', 'The flow was disposed') });
       // The refresh ends in new tokens or a failure; revokeTokens() or dispose() may abandon it.
       const stops = [
-        this.#signals.on('granted', () => settle(true)),
-        this.#signals.on('requestFailed', () => settle(false)),
-        this.#signals.on('revoked', () => settle(false)),
+        this.#signals.on('granted', () => settle({ refreshed: true, error: null })),
+        this.#signals.on('requestFailed', (error) => settle({ refreshed: false, error })),
+        this.#signals.on('revoked', () => settle({ refreshed: false, error: new DeviceFlowError('ClientError', 'The tokens were revoked') })),
       ];
       this.#waiting.add(disposed);
       // Joins a refresh already under way (autoRefresh), or starts one; a refused one fails at once.
@@ -399,11 +478,74 @@ export class OAuth2DeviceAuthorizationFlow {
     });
   }
 
+  /** `freshAccessToken()`'s refresh, under the store's lock when it has one. */
+  #freshen(fresh: () => boolean): Promise<string> {
+    const work = async () => {
+      if ((await this.#adoptStored()) && fresh()) return this.token;
+      if (fresh()) return this.token;
+      if (this.refreshToken === '') throw new DeviceFlowError('ClientError', 'No refresh token: sign in again with grant()', { error: 'login_required' });
+      const { refreshed, error } = await this.#sharedRefresh();
+      if (!refreshed) {
+        const failure = error ?? new DeviceFlowError('ClientError', 'The refresh did not complete');
+        if (!isSignInRequired(failure)) throw failure;
+        // Spent by another process's rotation, perhaps: its tokens are in the store then.
+        if ((await this.#adoptStored()) && this.token !== '') return this.token;
+        this.#runner.send({ type: 'FORGET_TOKENS' });
+        await this.#sync?.flush();
+        throw failure;
+      }
+      await this.#sync?.flush();
+      return this.token;
+    };
+    return this.#store?.lock ? this.#store.lock(work) : work();
+  }
+
+  /**
+   * Takes the tokens the store holds when another flow of the same sign-in put newer ones there; `true` when it did.
+   * What the store holds that cannot be read is no reason to fail: the flow goes on with its own.
+   */
+  async #adoptStored(): Promise<boolean> {
+    if (this.#store === null) return false;
+    let tokens;
+    try {
+      const text = await this.#store.load();
+      if (text === null) return false;
+      tokens = storedTokensOf(text);
+    } catch {
+      return false;
+    }
+    const same = tokens.token === this.token && tokens.refreshToken === this.refreshToken;
+    const older = (tokens.expirationAt ?? 0) < (this.expirationAt?.getTime() ?? 0);
+    if (same || older || tokens.token === '' || this.#runner.stopped) return false;
+    this.#runner.send({ type: 'ADOPT_TOKENS', tokens });
+    return true;
+  }
+
   #set<K extends SettingName>(name: K, value: FlowSettingsInput[K]): void {
     this.#alive();
     this.#runner.send({ type: 'UPDATE', settings: readSettings({ [name]: value }) });
   }
 }
+
+/** What a refresh for `authorizedFetch()` or `freshAccessToken()` came to. */
+interface RefreshOutcome {
+  refreshed: boolean;
+  error: DeviceFlowError | null;
+}
+
+/** How long `freshAccessToken()` wants a token to stay valid, in seconds, when `refreshLeadTime` leaves it to the flow. */
+const DEFAULT_MIN_VALIDITY_SECONDS = 60;
+
+/**
+ * The signals after which the flow's store is saved: every property but the polling bookkeeping, and the outcomes.
+ * `polling` and `nextPollAt` change with every poll, and a resumed flow recomputes them.
+ */
+const DURABLE_SIGNALS = [
+  ...PROPERTY_NAMES.filter((name) => name !== 'polling' && name !== 'nextPollAt').map((name) => `${name}Changed` as const),
+  'granted',
+  'requestFailed',
+  'revoked',
+] as const satisfies readonly DeviceFlowSignalName[];
 
 /** The JSON text of a snapshot, parsed; left as it is when it does not parse, for the snapshot's own check to say so. */
 function parsedOrText(text: string): unknown {

@@ -101,6 +101,9 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
       { guard: 'revocationUnavailable', target: '.idle', actions: ['resetAuthorization', revocationOutcome(refusalFor(revocationProblem))] },
       { target: '.revoking', actions: 'abandonForRevocation' },
     ],
+    // Another flow of the same sign-in refreshed: its tokens replace these, and whatever was in progress ends.
+    ADOPT_TOKENS: { target: '.granted', actions: ['stopPolling', { type: 'adoptTokens', params: ({ event }) => event.tokens }] },
+    FORGET_TOKENS: { target: '.idle', actions: ['resetAuthorization', 'clearTokens'] },
     UPDATE: { actions: { type: 'announce', params: ({ event }) => event.settings } },
     // In a state with nothing in progress, an unexpected failure is reported and the state kept.
     FAIL: { actions: { type: 'reportFailure', params: failed } },
@@ -273,6 +276,9 @@ export const deviceAuthorizationChart = deviceFlowSetup.createMachine({
         START_POLLING: { actions: { type: 'reportFailure', params: refusal('Cannot poll while tokens are being revoked') } },
         // Already under way: its outcome answers this call too.
         REVOKE: {},
+        // The tokens are on their way out: none are taken or cleared meanwhile.
+        ADOPT_TOKENS: {},
+        FORGET_TOKENS: {},
         RESUME: { target: 'revoking', reenter: true },
         FAIL: { target: 'idle', actions: revocationOutcome(failed) },
       },

@@ -31,6 +31,7 @@ import type {
   IdTokenValidationRequest,
   RefreshTokenRequest,
   RevocationRequest,
+  StoredTokens,
 } from './types.js';
 
 function notProvided(name: string): () => Promise<never> {
@@ -161,6 +162,9 @@ export function tokensToRevoke({ properties, receivedTokens }: DeviceFlowContext
     ...[...new Set(access)].filter((token) => token !== '').map((token) => ({ token, hint: 'access_token' as const })),
   ];
 }
+
+/** The bookkeeping of a flow that holds no tokens. */
+const NO_TOKEN_BOOKKEEPING = { refreshAt: null, refreshCheckpoint: null, tokenLifetime: null, receivedTokens: null } as const;
 
 /** The properties of a flow that holds no tokens: what `revokeTokens()` leaves. */
 const NO_TOKENS: Partial<FlowProperties> = { token: '', refreshToken: '', idToken: '', expirationAt: null, grantedScopeTokens: [], tokenType: '', idTokenClaims: null };
@@ -326,8 +330,22 @@ export const deviceFlowSetup = setup({
     forgetNonceRetry: assign({ nonceRetried: false }),
     /** `revokeTokens()`: the tokens are forgotten whatever the server said, and the application learns how it went. */
     forgetTokens: enqueueActions(({ context, enqueue }, { error }: { error: DeviceFlowError | null }) => {
-      announce(enqueue, context, NO_TOKENS, { refreshAt: null, refreshCheckpoint: null, tokenLifetime: null, receivedTokens: null });
+      announce(enqueue, context, NO_TOKENS, NO_TOKEN_BOOKKEEPING);
       enqueue.emit({ type: 'revoked', error: error === null ? null : redactKnownSecrets(error, context) });
+    }),
+    /** Tokens refused by the server are forgotten here; a sign-in is what can bring new ones. */
+    clearTokens: enqueueActions(({ context, enqueue }) => {
+      announce(enqueue, context, { ...NO_TOKENS, status: 'NotAuthenticated' }, NO_TOKEN_BOOKKEEPING);
+    }),
+    /** Tokens another flow of the same sign-in got, newer than these: taken as they are, and the refresh re-armed. */
+    adoptTokens: enqueueActions(({ context, enqueue, self }, tokens: StoredTokens) => {
+      const now = readClock(self);
+      announce(enqueue, context, { ...tokens, status: 'Granted' }, {
+        ...NO_TOKEN_BOOKKEEPING,
+        deviceCode: '',
+        ...scheduleRefresh({ ...context, properties: { ...context.properties, expirationAt: tokens.expirationAt }, tokenLifetime: null }, now, true),
+      });
+      enqueue.emit({ type: 'granted' });
     }),
     /**
      * The server's `expired_token` ends the code now, whatever `expires_in` said: `startTokenPolling()` must not poll

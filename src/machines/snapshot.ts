@@ -6,7 +6,9 @@
  */
 
 import { DeviceFlowError } from '../core/errors.js';
+import type { FlowProperties } from '../core/properties.js';
 import type { SavedDpopKey } from '../core/protocol/dpop.js';
+import type { StoredTokens } from './types.js';
 import { contextProblem } from './persistedState.js';
 
 /**
@@ -110,4 +112,17 @@ function parseJson(text: string): unknown {
   } catch {
     return null;
   }
+}
+
+/**
+ * The tokens a saved flow holds, read from its snapshot through every check of {@link readFlowSnapshot}: what another
+ * flow of the same sign-in takes with `ADOPT_TOKENS` when this one refreshed them.
+ *
+ * @throws {DeviceFlowError} `ClientError` as {@link readFlowSnapshot} does.
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
+ */
+export function storedTokensOf(value: unknown): StoredTokens {
+  const { context } = readFlowSnapshot(value) as { context: { properties: FlowProperties } };
+  const { token, refreshToken, idToken, idTokenClaims, tokenType, expirationAt, grantedScopeTokens } = context.properties;
+  return { token, refreshToken, idToken, idTokenClaims, tokenType, expirationAt, grantedScopeTokens };
 }

@@ -69,6 +69,13 @@ export type DeviceFlowEvent =
   | { type: 'REFRESH' }
   /** Revoke the tokens at the server and forget them (`revokeTokens()`). */
   | { type: 'REVOKE' }
+  /**
+   * Take tokens obtained elsewhere: another process sharing the token store refreshed them (rotating the refresh
+   * token this flow holds), and they are newer than this flow's.
+   */
+  | { type: 'ADOPT_TOKENS'; tokens: StoredTokens }
+  /** Forget the tokens here without telling the server: its refresh token was refused (`invalid_grant`). */
+  | { type: 'FORGET_TOKENS' }
   /** Change settings (the class's property setters). */
   | { type: 'UPDATE'; settings: Partial<FlowSettings> }
   /** Re-arm the timers after restoring a persisted snapshot: XState does not restore pending delays. */
@@ -83,6 +90,13 @@ export type DeviceFlowEvent =
    * expired meanwhile. Not for applications to send.
    */
   | { type: 'USER_CODE_EXPIRED' };
+
+/**
+ * The token properties as a flow holds them, to hand to another flow of the same sign-in (`ADOPT_TOKENS`).
+ *
+ * @see [RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)
+ */
+export type StoredTokens = Pick<FlowProperties, 'token' | 'refreshToken' | 'idToken' | 'idTokenClaims' | 'tokenType' | 'expirationAt' | 'grantedScopeTokens'>;
 
 /**
  * A `…Changed` event for each announced property: `{ type: 'userCodeChanged', value: 'WDJB-MJHT' }`. The names are

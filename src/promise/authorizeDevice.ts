@@ -5,7 +5,9 @@
  */
 
 import { DeviceFlowError } from '../core/errors.js';
+import { isSignInRequired } from '../core/protocol/serverError.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../flow/oauth2DeviceAuthorizationFlow.js';
+import type { TokenStore } from '../flow/tokenStore.js';
 
 /**
  * What to show the user while the flow waits for them: the members of the device authorization response that the user
@@ -65,6 +67,11 @@ export interface AuthorizeDeviceHooks {
   signal?: AbortSignal;
   /** Receives the flow before it starts, to listen to more of its signals (`pollingChanged`, `nextPollAtChanged`…). */
   onFlow?: (flow: OAuth2DeviceAuthorizationFlow) => void;
+  /**
+   * Where the tokens are kept between runs: when it holds tokens that are still good (or can be refreshed), they are
+   * returned without a sign-in; a sign-in still waiting for the user is resumed; the outcome is saved there.
+   */
+  tokenStore?: TokenStore;
 }
 
 /**
@@ -82,11 +89,43 @@ export interface AuthorizeDeviceHooks {
  * ```
  * @see [RFC 8628 §3](https://www.rfc-editor.org/rfc/rfc8628#section-3)
  */
-export function authorizeDevice(options: DeviceFlowOptions, hooks: AuthorizeDeviceHooks = {}): Promise<DeviceTokens> {
+export async function authorizeDevice(options: DeviceFlowOptions, hooks: AuthorizeDeviceHooks = {}): Promise<DeviceTokens> {
+  const { signal, tokenStore } = hooks;
+  if (signal?.aborted) throw signal.reason;
+  if (tokenStore === undefined) return signIn(new OAuth2DeviceAuthorizationFlow(options), hooks);
+  const flow = await OAuth2DeviceAuthorizationFlow.load({ ...options, tokenStore });
+  if (flow.token !== '' || flow.refreshToken !== '') {
+    try {
+      await abortable(flow.freshAccessToken(), signal);
+      const tokens = tokensOf(flow);
+      await flow.saved();
+      flow.dispose();
+      return tokens;
+    } catch (error) {
+      // Only a refused or missing refresh token calls for a sign-in; anything else is the caller's to see.
+      if (!isSignInRequired(error)) {
+        flow.dispose();
+        throw error;
+      }
+    }
+  }
+  return signIn(flow, hooks);
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return Promise.race([promise, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
+}
+
+/** Runs `flow`'s sign-in to its end: a new one, or the one it resumed that waits for the user. */
+function signIn(flow: OAuth2DeviceAuthorizationFlow, hooks: AuthorizeDeviceHooks): Promise<DeviceTokens> {
   const { onUserCode, signal, onFlow } = hooks;
-  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (signal?.aborted) {
+    flow.dispose();
+    return Promise.reject(signal.reason);
+  }
   return new Promise<DeviceTokens>((resolve, reject) => {
-    const flow = new OAuth2DeviceAuthorizationFlow(options);
     let settled = false;
     const finish = (settle: () => void) => {
       if (settled) return;
@@ -98,17 +137,24 @@ export function authorizeDevice(options: DeviceFlowOptions, hooks: AuthorizeDevi
     const abort = () => finish(() => reject(signal?.reason));
     signal?.addEventListener('abort', abort, { once: true });
 
-    flow.on('authorizeWithUserCode', (verificationUrl, userCode, completeVerificationUrl) => {
+    const showCode = (verificationUrl: URL, userCode: string, completeVerificationUrl: URL | null) => {
       try {
         onUserCode?.({ verificationUrl, userCode, completeVerificationUrl, expiresAt: flow.userCodeExpirationAt!, extraTokens: flow.extraTokens });
       } catch (error) {
         finish(() => reject(error));
       }
+    };
+    flow.on('authorizeWithUserCode', showCode);
+    // Resolved once the tokens are in the store, if there is one.
+    flow.on('granted', () => {
+      const tokens = tokensOf(flow);
+      finish(() => void flow.saved().then(() => resolve(tokens)));
     });
-    flow.on('granted', () => finish(() => resolve(tokensOf(flow))));
-    flow.on('requestFailed', (error: DeviceFlowError) => finish(() => reject(error)));
+    flow.on('requestFailed', (error: DeviceFlowError) => finish(() => void flow.saved().then(() => reject(error))));
     onFlow?.(flow);
-    flow.grant();
+    // A sign-in resumed from the store still waits for the user: show the code it has out, and keep polling.
+    if (flow.polling && flow.userCode !== '' && flow.verificationUrl !== null) showCode(flow.verificationUrl, flow.userCode, flow.completeVerificationUrl);
+    else flow.grant();
   });
 }
 

@@ -14,6 +14,7 @@ export const SIGNAL_NAMES = [
   'accessTokenAboutToExpire',
   'transientError',
   'revoked',
+  'saveFailed',
   ...PROPERTY_NAMES.map((name) => `${name}Changed` as const),
 ] as const satisfies readonly DeviceFlowSignalName[];
 

@@ -85,6 +85,11 @@ const events: AnyEventObject[] = [
   { type: 'xstate.done.actor.validateIdToken', output: { iss: 'https://as.example', sub: 'user-1', aud: 'tv-app' } },
   { type: 'xstate.error.actor.validateIdToken', error: new DeviceFlowError('ServerError', 'The ID token was refused: it expired') },
   { type: 'REVOKE' },
+  {
+    type: 'ADOPT_TOKENS',
+    tokens: { token: 'adopted', refreshToken: 'adopted-refresh', idToken: '', idTokenClaims: null, tokenType: 'Bearer', expirationAt: T0 + 3_600_000, grantedScopeTokens: ['read'] },
+  },
+  { type: 'FORGET_TOKENS' },
   { type: 'xstate.done.actor.revokeTokens', output: undefined },
   { type: 'xstate.error.actor.revokeTokens', error: new DeviceFlowError('ServerError', 'refused', { error: 'unsupported_token_type' }) },
   // What the class sends after an exception stopped the actor in the middle of a step.

@@ -39,3 +39,17 @@ const DENIED = new Set(['access_denied', 'authorization_declined']);
 export function isAccessDenied(error: unknown): boolean {
   return isDeviceFlowError(error) && error.code === 'ServerError' && error.error !== undefined && DENIED.has(error.error);
 }
+
+/** `error` values meaning that only a new sign-in can bring tokens: a refused refresh token, or none to refresh with. */
+const SIGN_IN_REQUIRED = new Set(['invalid_grant', 'login_required']);
+
+/**
+ * Whether `error` means that the flow needs a new sign-in (`grant()`): the server refused the refresh token
+ * (`invalid_grant`: expired, revoked, or spent by a rotation), or there is no refresh token (`login_required`).
+ *
+ * @see [RFC 6749 §5.2](https://www.rfc-editor.org/rfc/rfc6749#section-5.2) for `invalid_grant`
+ * @see [OpenID Connect Core §3.1.2.6](https://openid.net/specs/openid-connect-core-1_0.html#AuthError) for `login_required`
+ */
+export function isSignInRequired(error: unknown): boolean {
+  return isDeviceFlowError(error) && error.error !== undefined && SIGN_IN_REQUIRED.has(error.error);
+}
