@@ -50,7 +50,7 @@ export type { DeviceFlowSnapshot } from './machines/snapshot.js';
 
 export { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from './core/inspection.js';
 
-export { DeviceFlowError, isDeviceFlowError } from './core/errors.js';
+export { DeviceFlowError, isDeviceFlowError, MissingPackageError } from './core/errors.js';
 export type { DeviceFlowErrorCode, DeviceFlowErrorData, OAuthErrorFields } from './core/errors.js';
 
 export { parseDeviceAuthorizationResponse } from './core/protocol/deviceAuthorizationResponse.js';

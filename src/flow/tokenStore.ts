@@ -29,7 +29,7 @@ export interface TokenStore {
 
 /**
  * A {@link TokenStore} in memory, for tests, for a browser tab that must not keep tokens beyond its life, and as the
- * model of one's own store. Its lock orders the callers of this process.
+ * model of one's own store. Its lock orders the callers within one program.
  *
  * @param initial what it holds to begin with (a snapshot's JSON text), if anything.
  * @see [RFC 6819 §5.1.6](https://www.rfc-editor.org/rfc/rfc6819#section-5.1.6)
