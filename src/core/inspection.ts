@@ -5,7 +5,7 @@
  * @module
  */
 
-import { SECRET_PROPERTY_NAMES } from './properties.js';
+import { SECRET_PROPERTY_NAMES } from './propertyRules.js';
 import { MIN_REDACTED_LENGTH, REDACTED, redactForms, type SecretForm, secretForms } from './redact.js';
 
 /**

@@ -16,28 +16,28 @@ import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { findInvalidScopeToken, MAX_SCOPE_TOKENS, uniqueTokens } from './protocol/scope.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from './protocol/tokenResponse.js';
 import { parseHttpUrl } from './protocol/urls.js';
-import { sameJson, sameList, sameSet } from './sameValue.js';
+import {
+  ASYMMETRIC_ALGORITHMS,
+  type FlowProperties,
+  type FlowStatus,
+  type NonceMode,
+  PROPERTY_RULES,
+  type PropertyName,
+  SETTING_NAMES,
+  type SettingName,
+  type SigningAlgorithm,
+} from './propertyRules.js';
 
-/**
- * Where the flow stands, with the names of Qt's `QAbstractOAuth::Status`.
- *
- * - `NotAuthenticated`: no user code is out (idle, authorizing, or the authorization failed);
- * - `TemporaryCredentialsReceived`: a user code is out and the flow waits for the user;
- * - `Granted`: tokens were received;
- * - `RefreshingToken`: a refresh request is in flight.
- *
- * @see [Qt's QAbstractOAuth::Status](https://doc.qt.io/qt-6/qabstractoauth.html#Status-enum)
- */
-export type FlowStatus = 'NotAuthenticated' | 'TemporaryCredentialsReceived' | 'Granted' | 'RefreshingToken';
-
-/**
- * When the device authorization request carries a `nonce`, as Qt's `QAbstractOAuth2::NonceMode`: `Automatic` sends
- * one when the `openid` scope is requested.
- *
- * @see [Qt's QAbstractOAuth2::NonceMode](https://doc.qt.io/qt-6/qabstractoauth2.html#NonceMode-enum)
- * @see [OpenID Connect Core §3.1.2.1](https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest) for `nonce`
- */
-export type NonceMode = 'Automatic' | 'Enabled' | 'Disabled';
+export {
+  ASYMMETRIC_ALGORITHMS,
+  initialProperties,
+  PROPERTY_NAMES,
+  resetProperties,
+  sameProperty,
+  SECRET_PROPERTY_NAMES,
+  SETTING_NAMES,
+} from './propertyRules.js';
+export type { FlowProperties, FlowStatus, NonceMode, PropertyName, SettingName, SigningAlgorithm } from './propertyRules.js';
 
 /** A value the application gave that does not fit: its message follows the property's name. */
 class PropertyProblem extends Error {}
@@ -195,23 +195,6 @@ const claims = resultKind<Record<string, unknown> | null, Readonly<Record<string
   (value) => (value === null ? null : deepFrozenCopy(value)),
 );
 
-/**
- * The JWS algorithms an ID token may be signed with: the asymmetric ones of RFC 7518 and RFC 8037. `none` and the
- * HMAC algorithms (`HS256`…) are never admitted: the key set is public, and a key from it must not verify a MAC.
- *
- * @see [RFC 7518 §3.1](https://www.rfc-editor.org/rfc/rfc7518#section-3.1)
- * @see [RFC 8037 §3.1](https://www.rfc-editor.org/rfc/rfc8037#section-3.1) for `EdDSA`
- * @see [RFC 8725 §3.1](https://www.rfc-editor.org/rfc/rfc8725#section-3.1) on algorithm confusion
- */
-export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
-
-/**
- * An asymmetric JWS algorithm (see {@link ASYMMETRIC_ALGORITHMS}).
- *
- * @see [RFC 7518 §3.1](https://www.rfc-editor.org/rfc/rfc7518#section-3.1)
- */
-export type SigningAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
-
 const signingAlgorithms = settingKind<SigningAlgorithm[], Iterable<SigningAlgorithm>, readonly SigningAlgorithm[]>((value) => {
   if (typeof value === 'string' || typeof (value as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') problem('must be a list of JWS algorithms');
   const algorithms = [...new Set(value as Iterable<unknown>)];
@@ -244,25 +227,9 @@ function deepFrozenCopy<T extends object>(value: T): Readonly<T> {
   return copy;
 }
 
-interface Rules<Value> {
-  secret?: boolean;
-  resetByGrant?: boolean;
-  same?: (a: Value, b: Value) => boolean;
-}
-
-function setting<Value, Input, Shown>(kind: Kind<Value, Input, Shown>, initial: Value, rules: Rules<Value> = {}) {
-  return { kind, initial, writable: true as const, secret: rules.secret ?? false, resetByGrant: false, same: rules.same ?? Object.is } satisfies Declaration<Value, Input, Shown>;
-}
-
-function result<Value, Shown>(kind: Kind<Value, never, Shown>, initial: Value, rules: Rules<Value> = {}) {
-  return {
-    kind,
-    initial,
-    writable: false as const,
-    secret: rules.secret ?? false,
-    resetByGrant: rules.resetByGrant ?? false,
-    same: rules.same ?? Object.is,
-  } satisfies Declaration<Value, never, Shown>;
+/** Property `name`'s declaration: `kind`, with the default and rules the statechart takes from {@link PROPERTY_RULES}. */
+function declare<K extends PropertyName, Input, Shown>(name: K, kind: Kind<(typeof PROPERTY_RULES)[K]['initial'], Input, Shown>) {
+  return { kind, ...PROPERTY_RULES[name] } satisfies Declaration<(typeof PROPERTY_RULES)[K]['initial'], Input, Shown>;
 }
 
 /**
@@ -279,89 +246,68 @@ function result<Value, Shown>(kind: Kind<Value, never, Shown>, initial: Value, r
  */
 export const PROPERTIES = {
   /** The device authorization endpoint. */
-  authorizationUrl: setting(endpoint, null),
+  authorizationUrl: declare('authorizationUrl', endpoint),
   /** The token endpoint, polled with the device code and used for refreshes. */
-  tokenUrl: setting(endpoint, null),
+  tokenUrl: declare('tokenUrl', endpoint),
   /** The `client_id`. */
-  clientIdentifier: setting(text, ''),
+  clientIdentifier: declare('clientIdentifier', text),
   /** How the client authenticates when a secret is set. */
-  clientAuthentication: setting(oneOf<ClientAuthenticationMethod>('client_secret_post', 'client_secret_basic', 'none'), 'client_secret_post'),
+  clientAuthentication: declare('clientAuthentication', oneOf<ClientAuthenticationMethod>('client_secret_post', 'client_secret_basic', 'none')),
   /** The scope tokens to request, in the order they are sent. */
-  requestedScopeTokens: setting(requestedScope, [], { same: sameList }),
+  requestedScopeTokens: declare('requestedScopeTokens', requestedScope),
   /** When to send a nonce. */
-  nonceMode: setting(oneOf<NonceMode>('Automatic', 'Enabled', 'Disabled'), 'Automatic'),
+  nonceMode: declare('nonceMode', oneOf<NonceMode>('Automatic', 'Enabled', 'Disabled')),
   /** The nonce; generated by `grant()` when one is needed and this is empty. */
-  nonce: setting(text, ''),
+  nonce: declare('nonce', text),
   /** Refresh automatically when the access token is about to expire. */
-  autoRefresh: setting(flag, false),
+  autoRefresh: declare('autoRefresh', flag),
   /** Seconds before expiry at which `accessTokenAboutToExpire` fires; 0 lets the flow choose. */
-  refreshLeadTime: setting(seconds, 0),
+  refreshLeadTime: declare('refreshLeadTime', seconds),
   /** The access token. */
-  token: setting(text, '', { secret: true }),
+  token: declare('token', text),
   /** The refresh token. */
-  refreshToken: setting(text, '', { secret: true }),
+  refreshToken: declare('refreshToken', text),
   /** Allow plain `http:` endpoints that are not on this machine. */
-  allowInsecureHttp: setting(flag, false),
+  allowInsecureHttp: declare('allowInsecureHttp', flag),
   /** How many transport faults in a row polling rides out; `null` until the code expires, 0 none. */
-  maxConsecutiveFailures: setting(failureBudget, null),
+  maxConsecutiveFailures: declare('maxConsecutiveFailures', failureBudget),
   /** The issuer identifier; with it, ID tokens are validated (OpenID Connect Core §3.1.3.7). */
-  issuer: setting(issuer, null),
+  issuer: declare('issuer', issuer),
   /** The issuer's JSON Web Key Set, which verifies ID token signatures. */
-  jwksUrl: setting(endpoint, null),
+  jwksUrl: declare('jwksUrl', endpoint),
   /** The revocation endpoint (RFC 7009). */
-  revocationUrl: setting(endpoint, null),
+  revocationUrl: declare('revocationUrl', endpoint),
   /** The JWS algorithms an ID token may be signed with. */
-  idTokenSigningAlgorithms: setting(signingAlgorithms, [...ASYMMETRIC_ALGORITHMS], { same: sameList }),
+  idTokenSigningAlgorithms: declare('idTokenSigningAlgorithms', signingAlgorithms),
   /** Seconds of clock difference with the issuer tolerated when checking an ID token's `exp` and `iat`. */
-  clockTolerance: setting(seconds, 5),
+  clockTolerance: declare('clockTolerance', seconds),
   /** The user code, empty when none is out. */
-  userCode: result(userCode, '', { resetByGrant: true }),
+  userCode: declare('userCode', userCode),
   /** Where the user enters the code. */
-  verificationUrl: result(verificationUrl, null, { resetByGrant: true }),
+  verificationUrl: declare('verificationUrl', verificationUrl),
   /** The verification URL with the code in it; `null` when the server sent none. */
-  completeVerificationUrl: result(verificationUrl, null, { resetByGrant: true }),
+  completeVerificationUrl: declare('completeVerificationUrl', verificationUrl),
   /** When the user code expires (epoch ms). */
-  userCodeExpirationAt: result(time(CODE_HORIZON_MS), null, { resetByGrant: true }),
+  userCodeExpirationAt: declare('userCodeExpirationAt', time(CODE_HORIZON_MS)),
   /** Non-standard members of the device authorization and token responses. */
-  extraTokens: result(record, {}, { resetByGrant: true, same: sameJson }),
+  extraTokens: declare('extraTokens', record),
   /** When the access token expires (epoch ms). */
-  expirationAt: result(time(TOKEN_HORIZON_MS), null, { resetByGrant: true }),
+  expirationAt: declare('expirationAt', time(TOKEN_HORIZON_MS)),
   /** Whether polling is active (waiting for or sending a poll). */
-  polling: result(resultFlag, false, { resetByGrant: true }),
+  polling: declare('polling', resultFlag),
   /** When the next poll goes out (epoch ms); `null` while not polling. */
-  nextPollAt: result(time(CODE_HORIZON_MS), null, { resetByGrant: true }),
+  nextPollAt: declare('nextPollAt', time(CODE_HORIZON_MS)),
   /** Where the flow stands. */
-  status: result(status, 'NotAuthenticated' as FlowStatus, { resetByGrant: true }),
+  status: declare('status', status),
   /** The ID token, empty when none was received. */
-  idToken: result(secretText, '', { secret: true }),
+  idToken: declare('idToken', secretText),
   /** The granted scope tokens (their order carries no meaning). */
-  grantedScopeTokens: result(grantedScope, [], { same: sameSet }),
+  grantedScopeTokens: declare('grantedScopeTokens', grantedScope),
   /** The access token's type as the server said it (`Bearer`, `DPoP`, or another); empty when not known. */
-  tokenType: setting(tokenType, ''),
+  tokenType: declare('tokenType', tokenType),
   /** The claims of the ID token, once validated; `null` without an ID token, or when none was validated. */
-  idTokenClaims: result(claims, null, { same: sameJson }),
+  idTokenClaims: declare('idTokenClaims', claims),
 };
-
-/**
- * The name of a property.
- *
- * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
- */
-export type PropertyName = keyof typeof PROPERTIES;
-
-/**
- * The name of a property the application may set.
- *
- * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
- */
-export type SettingName = { [K in PropertyName]: (typeof PROPERTIES)[K]['writable'] extends true ? K : never }[PropertyName];
-
-/**
- * Every value the flow announces with a `…Changed` event, by property name (see {@link PROPERTIES}).
- *
- * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
- */
-export type FlowProperties = { -readonly [K in PropertyName]: (typeof PROPERTIES)[K]['initial'] };
 
 /**
  * What the application configures: the writable properties.
@@ -394,34 +340,6 @@ export type FlowSettingsInput = { [K in SettingName]?: NonNullable<(typeof PROPE
  * @see [Qt's QOAuth2DeviceAuthorizationFlow](https://doc.qt.io/qt-6/qoauth2deviceauthorizationflow.html)
  */
 export type ShownProperties = { -readonly [K in PropertyName]: ReturnType<(typeof PROPERTIES)[K]['kind']['show']> };
-
-/** Every property name, in the order of {@link PROPERTIES}. */
-export const PROPERTY_NAMES = Object.keys(PROPERTIES) as PropertyName[];
-
-/** The names of the settings. */
-export const SETTING_NAMES = PROPERTY_NAMES.filter((name): name is SettingName => PROPERTIES[name].writable);
-
-/** The names of the properties that hold a token. */
-export const SECRET_PROPERTY_NAMES = PROPERTY_NAMES.filter((name) => PROPERTIES[name].secret);
-
-/** Every property at its default. */
-export function initialProperties(): FlowProperties {
-  const properties: Record<string, unknown> = {};
-  for (const name of PROPERTY_NAMES) properties[name] = structuredClone(PROPERTIES[name].initial);
-  return properties as FlowProperties;
-}
-
-/** The properties `grant()` resets, at their defaults, in reset order. */
-export function resetProperties(): Partial<FlowProperties> {
-  const reset: Record<string, unknown> = {};
-  for (const name of PROPERTY_NAMES) if (PROPERTIES[name].resetByGrant) reset[name] = structuredClone(PROPERTIES[name].initial);
-  return reset as Partial<FlowProperties>;
-}
-
-/** Whether `a` and `b` are the same value of property `name`, by its rule. */
-export function sameProperty<K extends PropertyName>(name: K, a: FlowProperties[K], b: FlowProperties[K]): boolean {
-  return (PROPERTIES[name].same as (a: FlowProperties[K], b: FlowProperties[K]) => boolean)(a, b);
-}
 
 /** Property `name`'s value as the class shows it. */
 export function showProperty<K extends PropertyName>(name: K, value: FlowProperties[K]): ShownProperties[K] {

@@ -23,7 +23,7 @@ import {
 } from '../core/protocol/requests.js';
 import { serverReportedError } from '../core/protocol/serverError.js';
 import { readOAuthError } from '../core/protocol/members.js';
-import { KeySets, validateIdToken } from './idTokenValidation.js';
+import type { KeySets } from './idTokenValidation.js';
 import { MAX_SERVER_DURATION_SECONDS } from '../core/protocol/members.js';
 import { parseResponseBody, type ResponseMembers } from '../core/protocol/responseBody.js';
 import { type PollOutcome, parsePollResponse, parseRefreshResponse, type TokenResponse } from '../core/protocol/tokenResponse.js';
@@ -111,10 +111,10 @@ interface Exchange extends ClientRequest {
 /** The token endpoint's requests carry a DPoP proof (RFC 9449 §5); the others are not DPoP's. */
 const DPOP_STAGES = new Set<Stage>(['RequestingAccessToken', 'RefreshingAccessToken']);
 
-/** What one flow's requests share: the DPoP nonces servers sent, by origin, and the issuer's key sets. */
+/** What one flow's requests share: the DPoP nonces servers sent, by origin, and the issuer's key sets (once an ID token is validated). */
 interface FlowHttpState {
   dpopNonces: Map<string, string>;
-  keySets: KeySets;
+  keySets: KeySets | null;
 }
 
 /**
@@ -144,7 +144,7 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
   const flows = new WeakMap<AnyActorSystem, FlowHttpState>();
   const stateOf = (system: AnyActorSystem) => {
     let state = flows.get(system);
-    if (state === undefined) flows.set(system, (state = { dpopNonces: new Map(), keySets: new KeySets() }));
+    if (state === undefined) flows.set(system, (state = { dpopNonces: new Map(), keySets: null }));
     return state;
   };
 
@@ -228,9 +228,12 @@ export function createDeviceFlowActors(options: TransportOptionsSource = {}) {
       ),
     ),
     /** @see [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation) */
-    validateIdToken: fromPromise<Record<string, unknown>, IdTokenValidationRequest>(({ input, signal, system }) => {
+    validateIdToken: fromPromise<Record<string, unknown>, IdTokenValidationRequest>(async ({ input, signal, system }) => {
       const settings = current(system);
-      return validateIdToken(input, stateOf(system).keySets, {
+      // Loaded by the first ID token to validate: flows without an issuer do not carry it (nor jose, which it loads).
+      const { KeySets, validateIdToken } = await import('./idTokenValidation.js');
+      const state = stateOf(system);
+      return validateIdToken(input, (state.keySets ??= new KeySets()), {
         fetch: settings.fetch,
         signal,
         timeout: settings.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS,

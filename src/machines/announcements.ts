@@ -7,7 +7,7 @@
 
 import type { DeviceFlowError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
-import { type FlowProperties, type FlowStatus, type PropertyName, sameProperty } from '../core/properties.js';
+import { type FlowProperties, type FlowStatus, type PropertyName, sameProperty } from '../core/propertyRules.js';
 import type { DeviceFlowContext, DeviceFlowEmitted } from './types.js';
 
 /** The part of `enqueueActions`' `enqueue` that announcements use. */

@@ -10,7 +10,7 @@
 
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { DeviceFlowError, isDeviceFlowError, USER_CODE_EXPIRED } from '../core/errors.js';
-import { type FlowProperties, resetProperties } from '../core/properties.js';
+import { type FlowProperties, resetProperties } from '../core/propertyRules.js';
 import type { DeviceAuthorization } from '../core/protocol/deviceAuthorizationResponse.js';
 import { DEFAULT_POLL_INTERVAL_SECONDS } from '../core/protocol/deviceAuthorizationResponse.js';
 import type { PollOutcome, TokenResponse } from '../core/protocol/tokenResponse.js';
@@ -19,7 +19,7 @@ import { readClock } from './clock.js';
 import { createNonce } from './nonce.js';
 import { grantProblem, pollingProblem, refreshProblem, revocationProblem } from './preconditions.js';
 import { backOffDelay, delayUntil, MAX_TIMER_DELAY_MS, refreshSignalAt, slowedDownInterval } from './timing.js';
-import { initialProperties, SETTING_NAMES } from '../core/properties.js';
+import { initialProperties, SETTING_NAMES } from '../core/propertyRules.js';
 import type {
   ClientRequest,
   DeviceAuthorizationRequest,

@@ -6,7 +6,7 @@
 
 import { DeviceFlowError } from '../errors.js';
 import { hasUnsafeCharacters, printable } from '../printable.js';
-import { ASYMMETRIC_ALGORITHMS, type SigningAlgorithm } from '../properties.js';
+import { ASYMMETRIC_ALGORITHMS, type SigningAlgorithm } from '../propertyRules.js';
 import type { ResponseMembers } from './responseBody.js';
 import { isSecureEndpoint, parseHttpUrl, plainHttpProblem } from './urls.js';
 
