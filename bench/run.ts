@@ -4,7 +4,7 @@
  * writes them to bench/RESULTS.md.
  *
  * Environment: BENCH_SIZES (default "100,1000,10000"), BENCH_WINDOW_S (30), BENCH_INTERVAL (5), BENCH_VARIANTS (all),
- * BENCH_LATENCY_RUNS (20), BENCH_IMPORT_RUNS (10), BENCH_HOSTILE_RUNS (5), BENCH_OUTPUT (bench/RESULTS.md; "-" prints only).
+ * BENCH_LATENCY_RUNS (20), BENCH_IMPORT_RUNS (21), BENCH_HOSTILE_RUNS (5), BENCH_OUTPUT (bench/RESULTS.md; "-" prints only).
  */
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { type FleetResult, runFleet } from './fleet.js';
 import { runHostileBodies } from './hostileBodies.js';
 import { runLatency } from './latency.js';
 import { pinned } from './processes.js';
-import { runBundleSizes, runImportTimes } from './size.js';
+import { bundleTable, importTable, runBundleSizes, runImportTimes } from './size.js';
 import { VARIANTS, type VariantName } from './variants.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
@@ -40,7 +40,7 @@ log('hostile bodies…');
 const hostile = await runHostileBodies(Number(process.env.BENCH_HOSTILE_RUNS ?? 5));
 log('bundles and imports…');
 const bundles = await runBundleSizes();
-const imports = runImportTimes(Number(process.env.BENCH_IMPORT_RUNS ?? 10));
+const imports = runImportTimes(Number(process.env.BENCH_IMPORT_RUNS ?? 21));
 
 const lines: string[] = [];
 lines.push('# Benchmark results', '');
@@ -71,10 +71,7 @@ lines.push('', '## Hostile bodies', '', 'The longest the event loop is blocked w
 lines.push('| body | size | outcome | longest block (ms) |', '|---|---|---|---|');
 for (const row of hostile) lines.push(`| ${row.name} | ${kb(row.bytes)} | ${row.outcome} | ${fixed(row.longestBlock)} |`);
 lines.push('', '## Bundle size (esbuild, minified, browser) and import time (Node.js, cold)', '');
-lines.push('| bundle | minified | gzipped |', '|---|---|---|');
-for (const row of bundles) lines.push(`| ${row.name} | ${kb(row.minified)} | ${kb(row.gzipped)} |`);
-lines.push('', '| module | import (ms, median of fresh processes) |', '|---|---|');
-for (const row of imports) lines.push(`| ${row.name} | ${fixed(row.milliseconds)} |`);
+lines.push(...bundleTable(bundles), '', ...importTable(imports));
 lines.push('');
 
 const report = lines.join('\n');
