@@ -52,7 +52,7 @@ function recordingFetch() {
   return { grants, fetch: fetchWith };
 }
 
-function options(extra: DeviceFlowOptions = {}): DeviceFlowOptions & { clock: SimulatedClock } {
+function options<Extra extends DeviceFlowOptions>(extra: Extra = {} as Extra): DeviceFlowOptions & Extra & { clock: SimulatedClock } {
   const clock = new SimulatedClock();
   clock.set(Date.now());
   return {
@@ -63,8 +63,8 @@ function options(extra: DeviceFlowOptions = {}): DeviceFlowOptions & { clock: Si
     jwksUrl: server.jwksUrl,
     clientIdentifier: server.clients.public.clientIdentifier,
     requestedScopeTokens: ['openid', 'offline_access'],
-    clock,
     ...extra,
+    clock,
   };
 }
 
