@@ -19,10 +19,10 @@ export interface FleetResult {
   /** Server-observed gap between a flow's polls minus the interval, in ms. */
   lateness: { min: number; p50: number; p99: number; max: number };
   /**
-   * How evenly the polls reach the server: polls per 10 ms slot (median and largest) and the share of empty slots. An
-   * even spread of 2,000 polls/s puts 20 in every slot; flows that herd leave empty slots and fill others.
+   * How evenly the polls reach the server: polls per 10 ms slot (median, mean and largest) and the share of empty
+   * slots. An even spread of 2,000 polls/s puts 20 in every slot; flows that herd leave empty slots and fill others.
    */
-  spread: { p50: number; max: number; emptyShare: number };
+  spread: { p50: number; mean: number; max: number; emptyShare: number };
   /** Stub CPU used in the window, as a share of one core. */
   stubLoad: number;
   /** The share of polls that carried a DPoP proof. */
@@ -62,7 +62,12 @@ export async function runFleet(variant: VariantName, flows: number, { windowMs, 
       rssPerFlow: measured.rssPerFlow,
       eventLoopDelayP99: measured.eventLoopDelayP99,
       lateness: { min: Math.min(...lateness), p50: percentile(lateness, 50), p99: percentile(lateness, 99), max: Math.max(...lateness) },
-      spread: { p50: percentile(server.slots, 50), max: Math.max(...server.slots), emptyShare: server.slots.filter((count) => count === 0).length / server.slots.length },
+      spread: {
+        p50: percentile(server.slots, 50),
+        mean: server.slots.reduce((sum, count) => sum + count, 0) / server.slots.length,
+        max: Math.max(...server.slots),
+        emptyShare: server.slots.filter((count) => count === 0).length / server.slots.length,
+      },
       stubLoad: stubCpu / 1000 / windowMs,
       proofShare: server.proofs / server.polls,
     };

@@ -7,8 +7,10 @@ import http, { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as openidClient from 'openid-client';
 import { createActor } from 'xstate';
-import { createDeviceAuthorizationMachine, createPreciseClock, OAuth2DeviceAuthorizationFlow } from '../src/index.js';
+import { createDeviceAuthorizationMachine, createPreciseClock, type FetchFunction, OAuth2DeviceAuthorizationFlow } from '../src/index.js';
 import { createUndiciFetch } from '../src/node/index.js';
+// The package as Node.js resolves it: flows given no `fetch` send through undici (row d0); rows c and d give the global one.
+import '../src/index.node.js';
 import { median, percentile } from './stats.js';
 
 type OneFlow = (base: string) => Promise<void>;
@@ -47,13 +49,15 @@ const flows: Record<string, OneFlow> = {
     openidClient.allowInsecureRequests(config);
     await openidClient.pollDeviceAuthorizationGrant(config, await openidClient.initiateDeviceAuthorization(config, {}));
   },
-  'c: machine': (base) => machineFlow(base),
-  'd: class': (base) => classFlow(base),
+  'c: machine': (base) => machineFlow(base, globalThis.fetch),
+  'd: class': (base) => classFlow(base, globalThis.fetch),
+  // With the Node.js entry loaded (above): no fetch given is undici.
+  'd0: class, default options': (base) => classFlow(base),
   'c2: machine + undici fetch': (base) => machineFlow(base, createUndiciFetch()),
   'd2: class + undici fetch': (base) => classFlow(base, createUndiciFetch()),
 };
 
-function machineFlow(base: string, fetch?: ReturnType<typeof createUndiciFetch>): Promise<void> {
+function machineFlow(base: string, fetch?: FetchFunction): Promise<void> {
   const actor = createActor(createDeviceAuthorizationMachine({ fetch }), {
     input: { authorizationUrl: `${base}/device`, tokenUrl: `${base}/token`, clientIdentifier: 'bench', nonceMode: 'Disabled' },
     clock: createPreciseClock(),
@@ -64,7 +68,7 @@ function machineFlow(base: string, fetch?: ReturnType<typeof createUndiciFetch>)
   return granted.finally(() => actor.stop());
 }
 
-function classFlow(base: string, fetch?: ReturnType<typeof createUndiciFetch>): Promise<void> {
+function classFlow(base: string, fetch?: FetchFunction): Promise<void> {
   const flow = new OAuth2DeviceAuthorizationFlow({ authorizationUrl: `${base}/device`, tokenUrl: `${base}/token`, clientIdentifier: 'bench', nonceMode: 'Disabled', ...(fetch ? { fetch } : {}) });
   const granted = new Promise<void>((resolve) => flow.on('granted', () => resolve()));
   flow.grant();

@@ -54,11 +54,11 @@ for (const flows of sizes) {
   const floorFetch = rows.find((row) => row.variant.startsWith('a:'));
   const floorHttp = rows.find((row) => row.variant.startsWith('a2:'));
   lines.push(`## ${flows} flows`, '');
-  lines.push('| client | polls | CPU/poll (µs) | ÷ fetch floor | ÷ http floor | heap/flow | ÷ fetch floor | RSS/flow | loop delay p99 (ms) | lateness min / p50 / p99 (ms) | polls per 10 ms p50 / max, empty | stub load |');
+  lines.push('| client | polls | CPU/poll (µs) | ÷ fetch floor | ÷ http floor | heap/flow | ÷ fetch floor | RSS/flow | loop delay p99 (ms) | lateness min / p50 / p99 (ms) | polls per 10 ms p50 / mean / max (max ÷ mean), empty | stub load |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
     lines.push(
-      `| ${row.variant} | ${row.polls} | ${fixed(row.cpuPerPoll)} | ${ratio(row.cpuPerPoll, floorFetch?.cpuPerPoll)} | ${ratio(row.cpuPerPoll, floorHttp?.cpuPerPoll)} | ${kb(row.heapPerFlow)} | ${ratio(row.heapPerFlow, floorFetch?.heapPerFlow)} | ${kb(row.rssPerFlow)} | ${fixed(row.eventLoopDelayP99)} | ${fixed(row.lateness.min, 2)} / ${fixed(row.lateness.p50)} / ${fixed(row.lateness.p99)} | ${row.spread.p50} / ${row.spread.max}, ${fixed(row.spread.emptyShare * 100, 0)} % | ${fixed(row.stubLoad * 100, 0)} % |`,
+      `| ${row.variant} | ${row.polls} | ${fixed(row.cpuPerPoll)} | ${ratio(row.cpuPerPoll, floorFetch?.cpuPerPoll)} | ${ratio(row.cpuPerPoll, floorHttp?.cpuPerPoll)} | ${kb(row.heapPerFlow)} | ${ratio(row.heapPerFlow, floorFetch?.heapPerFlow)} | ${kb(row.rssPerFlow)} | ${fixed(row.eventLoopDelayP99)} | ${fixed(row.lateness.min, 2)} / ${fixed(row.lateness.p50)} / ${fixed(row.lateness.p99)} | ${row.spread.p50} / ${fixed(row.spread.mean)} / ${row.spread.max} (${ratio(row.spread.max, row.spread.mean)}), ${fixed(row.spread.emptyShare * 100, 0)} % | ${fixed(row.stubLoad * 100, 0)} % |`,
     );
   }
   lines.push('');

@@ -6,8 +6,11 @@ import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import * as openidClient from 'openid-client';
 import { createActor } from 'xstate';
-import { createDeviceAuthorizationMachine, createPreciseClock, generateDpopKeyPair, OAuth2DeviceAuthorizationFlow } from '../src/index.js';
+import { createDeviceAuthorizationMachine, createPreciseClock, type FetchFunction, generateDpopKeyPair, OAuth2DeviceAuthorizationFlow } from '../src/index.js';
 import { createUndiciFetch } from '../src/node/index.js';
+// The package as Node.js resolves it (the `node` condition of `exports["."]`): flows given no `fetch` send through
+// undici. Rows c and d therefore give the global `fetch` explicitly.
+import { OAuth2DeviceAuthorizationFlow as NodeEntryFlow } from '../src/index.node.js';
 
 export interface FleetOptions {
   base: string;
@@ -114,8 +117,11 @@ const input = (base: string, index: number) => ({
   nonceMode: 'Disabled' as const,
 });
 
-/** (c) This package's statechart, through `createActor`, with the clock the docs recommend (timers never early). */
-function machineLoop({ base, flows, staggerMs }: FleetOptions, fetch?: ReturnType<typeof createUndiciFetch>): Fleet {
+/**
+ * (c) This package's statechart, through `createActor`, with the clock the docs recommend (timers never early); row c
+ * gives it the global `fetch`, c2 `createUndiciFetch()`.
+ */
+function machineLoop({ base, flows, staggerMs }: FleetOptions, fetch?: FetchFunction): Fleet {
   const machine = createDeviceAuthorizationMachine({ fetch });
   const actors: { stop(): void }[] = [];
   const cancel = staggered(flows, staggerMs, (index) => {
@@ -132,11 +138,12 @@ function machineLoop({ base, flows, staggerMs }: FleetOptions, fetch?: ReturnTyp
 }
 
 /**
- * (d) This package's `OAuth2DeviceAuthorizationFlow`; with `dpop`, every poll carries a DPoP proof (RFC 9449) signed
- * with an ES256 key, the cost a device that binds its tokens pays per poll. One key serves the fleet: making a key is
- * a once-per-device cost, not a per-poll one.
+ * (d) This package's `OAuth2DeviceAuthorizationFlow` (row d with the global `fetch`, d2 and d3 with
+ * `createUndiciFetch()`); with `dpop`, every poll carries a DPoP proof (RFC 9449) signed with an ES256 key, the cost a
+ * device that binds its tokens pays per poll. One key serves the fleet: making a key is a once-per-device cost, not a
+ * per-poll one.
  */
-function classLoop({ base, flows, staggerMs }: FleetOptions, fetch?: ReturnType<typeof createUndiciFetch>, dpop = false): Fleet {
+function classLoop({ base, flows, staggerMs }: FleetOptions, fetch?: FetchFunction, dpop = false): Fleet {
   const instances: OAuth2DeviceAuthorizationFlow[] = [];
   const key = dpop ? generateDpopKeyPair() : undefined;
   const cancel = staggered(flows, staggerMs, async (index) => {
@@ -153,12 +160,32 @@ function classLoop({ base, flows, staggerMs }: FleetOptions, fetch?: ReturnType<
   };
 }
 
+/** (d0) This package's class exactly as an application on Node.js makes it: no option but the endpoints and the client. */
+function defaultClassLoop({ base, flows, staggerMs }: FleetOptions): Fleet {
+  const instances: NodeEntryFlow[] = [];
+  const cancel = staggered(flows, staggerMs, (index) => {
+    const flow = new NodeEntryFlow({ authorizationUrl: `${base}/device`, tokenUrl: `${base}/token`, clientIdentifier: `bench-${index}` });
+    flow.grant();
+    instances.push(flow);
+  });
+  return {
+    stop() {
+      cancel();
+      instances.forEach((flow) => flow.dispose());
+    },
+  };
+}
+
+/** The global `fetch`, given: what rows c and d measure, and what a flow given no `fetch` takes outside Node.js. */
+const globalFetch: FetchFunction = globalThis.fetch;
+
 export const VARIANTS = {
   'a: fetch loop': fetchLoop,
   'a2: node:http keep-alive loop': httpLoop,
   'b: openid-client': openidClientLoop,
-  'c: machine': (options: FleetOptions) => machineLoop(options),
-  'd: class': (options: FleetOptions) => classLoop(options),
+  'c: machine': (options: FleetOptions) => machineLoop(options, globalFetch),
+  'd: class': (options: FleetOptions) => classLoop(options, globalFetch),
+  'd0: class, default options': defaultClassLoop,
   'c2: machine + undici fetch': (options: FleetOptions) => machineLoop(options, createUndiciFetch()),
   'd2: class + undici fetch': (options: FleetOptions) => classLoop(options, createUndiciFetch()),
   'd3: class + undici fetch + DPoP proof': (options: FleetOptions) => classLoop(options, createUndiciFetch(), true),

@@ -10,7 +10,7 @@ const fleetModule = resolve(import.meta.dirname, '../dist-tools/bench/fleet.js')
 const hostileModule = resolve(import.meta.dirname, '../dist-tools/bench/hostileBodies.js');
 
 describe('the benchmark, in miniature', () => {
-  it.each(['c: machine', 'd2: class + undici fetch', 'd3: class + undici fetch + DPoP proof'])('%s: measures a fleet, whose polls are never early', async (variant) => {
+  it.each(['c: machine', 'd0: class, default options', 'd2: class + undici fetch', 'd3: class + undici fetch + DPoP proof'])('%s: measures a fleet, whose polls are never early', async (variant) => {
     const { runFleet } = (await import(fleetModule)) as typeof import('../bench/fleet.js');
     const result = await runFleet(variant as never, 5, { windowMs: 2_000, intervalS: 1 });
     expect(result.polls).toBeGreaterThanOrEqual(5);

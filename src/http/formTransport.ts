@@ -45,3 +45,24 @@ export const FORM_TRANSPORT: unique symbol = Symbol.for('oauth2-device-flow.form
 export interface WithFormTransport {
   [FORM_TRANSPORT]?: FormTransport;
 }
+
+let platformTransport: FormTransport | undefined;
+
+/**
+ * The transport of requests given no `fetch`: none (they take the global `fetch`) unless the package's entry for a
+ * platform registers one, as the Node.js entry does (`index.node.ts`: undici, loaded on the first request).
+ *
+ * @internal
+ */
+export function defaultFormTransport(): FormTransport | undefined {
+  return platformTransport;
+}
+
+/**
+ * Registers the transport of requests given no `fetch`; `undefined` goes back to the global `fetch`.
+ *
+ * @internal
+ */
+export function setDefaultFormTransport(transport: FormTransport | undefined): void {
+  platformTransport = transport;
+}

@@ -6,7 +6,7 @@
  */
 
 import { DeviceFlowError, isDeviceFlowError } from '../core/errors.js';
-import { FORM_TRANSPORT, type FormTransport, type ResponseHeaders, type WithFormTransport } from './formTransport.js';
+import { defaultFormTransport, FORM_TRANSPORT, type FormTransport, type ResponseHeaders, type WithFormTransport } from './formTransport.js';
 import { readCappedBody } from './readCappedBody.js';
 import { hasUserinfo } from '../core/protocol/urls.js';
 
@@ -28,7 +28,10 @@ export interface HttpRequest {
 
 /** How to send it. */
 export interface PostOptions {
-  /** The `fetch` to use; the global one when absent. */
+  /**
+   * The `fetch` to use. When absent: on Node.js (the package's `node` entry), undici through its form transport;
+   * elsewhere the global `fetch`.
+   */
   fetch?: FetchFunction | undefined;
   /** Aborts the request and the body read. */
   signal?: AbortSignal | undefined;
@@ -54,7 +57,7 @@ interface Answer extends RawResponse {
 /**
  * Sends `request` and reads the whole response. Any HTTP status resolves: OAuth servers put errors in bodies with all
  * kinds of statuses, so the body decides. A `fetch` that carries a {@link FormTransport} (as `createUndiciFetch()`
- * does) is used through it.
+ * does) is used through it; with no `fetch`, the platform's registered transport is, when there is one.
  *
  * @throws {DeviceFlowError} `NetworkError` when no response arrives or the body cannot be read in time;
  *   `ServerError` when the body is too large. When `options.signal` aborts, its reason is thrown.
@@ -70,7 +73,8 @@ export async function sendRequest(request: HttpRequest, options: PostOptions): P
   try {
     if (request.body !== undefined) request.headers.set('content-type', 'application/x-www-form-urlencoded');
     const fetch = options.fetch ?? globalThis.fetch;
-    const transport = (fetch as WithFormTransport)[FORM_TRANSPORT];
+    // No `fetch` given: the platform's transport when its entry registered one (undici on Node.js), else the global one.
+    const transport = options.fetch === undefined ? defaultFormTransport() : (fetch as WithFormTransport)[FORM_TRANSPORT];
     for (let redirects = 0; ; redirects++) {
       // Checked here, where every URL passes (the settings', a modifier's): fetch would quote it in its error.
       if (hasUserinfo(new URL(url))) throw new DeviceFlowError('ClientError', `The request URL for ${describe(url)} carries a user name or password: refused`);

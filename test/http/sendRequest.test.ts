@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FORM_TRANSPORT } from '../../src/http/formTransport.js';
+import { defaultFormTransport, FORM_TRANSPORT, type FormTransport, setDefaultFormTransport } from '../../src/http/formTransport.js';
 import { sendRequest, type FetchFunction } from '../../src/http/sendRequest.js';
+import { undiciOnFirstRequest } from '../../src/node/defaultTransport.js';
 import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { rejectionOf } from '../helpers/expectError.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
+import { DEFAULT_TRANSPORTS, givenNoFetchUse } from '../helpers/transports.js';
 
 let server: LoopbackServer;
 let bigBodyClosed: Promise<boolean>;
@@ -36,15 +38,19 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const undiciFetch = createUndiciFetch();
-const transports: [string, FetchFunction | undefined][] = [
-  ['the global fetch', undefined],
+const transports: [string, FetchFunction | undefined, FormTransport | undefined][] = [
+  // No fetch given, from each entry: the global fetch, and the Node.js entry's undici.
+  ...DEFAULT_TRANSPORTS.map(([name, transport]): [string, undefined, FormTransport | undefined] => [`no fetch: ${name}`, undefined, transport]),
   // Through its form transport, the road the flow takes.
-  ['createUndiciFetch', undiciFetch],
+  ['createUndiciFetch', undiciFetch, undefined],
   // As any other fetch-compatible function: its Response, Headers and streams.
-  ['createUndiciFetch called as fetch', (input, init) => undiciFetch(input, init)],
+  ['createUndiciFetch called as fetch', (input, init) => undiciFetch(input, init), undefined],
+  // Given, it is used as it is, whichever entry registered a default.
+  ['the global fetch, given', globalThis.fetch, undiciOnFirstRequest],
 ];
 
-describe.each(transports)('sendRequest over %s', (_name, fetch) => {
+describe.each(transports)('sendRequest over %s', (_name, fetch, defaultTransport) => {
+  givenNoFetchUse(defaultTransport);
   const send = (path: string, options: Partial<Parameters<typeof sendRequest>[1]> = {}) =>
     sendRequest(
       { method: 'POST', url: server.url(path), headers: new Headers({ accept: 'application/json', 'x-trace': 'one' }), body: new URLSearchParams({ a: 'b c', d: '+/=~' }) },
@@ -151,5 +157,26 @@ describe('createUndiciFetch', () => {
 
   it('refuses body types it cannot send, rather than sending something else', async () => {
     await expect(createUndiciFetch()(server.url('/ok'), { method: 'POST', body: new Blob(['x']) })).rejects.toThrow(/string, URLSearchParams and byte bodies only/);
+  });
+});
+
+describe('the Node.js entry', () => {
+  afterAll(() => setDefaultFormTransport(undefined));
+
+  it('makes undici the transport of requests given no fetch, and a fetch given is still used as it is', async () => {
+    expect(defaultFormTransport()).toBeUndefined();
+    const api = await import('../../src/index.node.js');
+    expect(defaultFormTransport()).toBe(undiciOnFirstRequest);
+    // The main entry's API, unchanged.
+    expect(Object.keys(api).sort()).toEqual(Object.keys(await import('../../src/index.js')).sort());
+
+    const before = server.requestsTo('/ok').length;
+    await sendRequest({ method: 'POST', url: server.url('/ok'), headers: new Headers(), body: new URLSearchParams({ a: 'b' }) }, { timeout: 5000, maxResponseBytes: 1000 });
+    expect(server.requestsTo('/ok').length).toBe(before + 1);
+    const called: string[] = [];
+    const given: FetchFunction = async (input, init) => (called.push(input), globalThis.fetch(input, init));
+    const response = await sendRequest({ method: 'POST', url: server.url('/ok'), headers: new Headers(), body: new URLSearchParams({ a: 'b' }) }, { fetch: given, timeout: 5000, maxResponseBytes: 1000 });
+    expect(response.status).toBe(418);
+    expect(called).toEqual([server.url('/ok')]);
   });
 });

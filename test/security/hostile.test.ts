@@ -10,6 +10,7 @@ import type { DeviceFlowError } from '../../src/core/errors.js';
 import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
 import { deviceAuthorizationReply } from '../helpers/flowHarness.js';
 import { LoopbackServer, type RecordedRequest, type Reply } from '../helpers/loopbackServer.js';
+import { DEFAULT_TRANSPORTS, givenNoFetchUse } from '../helpers/transports.js';
 
 type Behaviour = (request: RecordedRequest, response: ServerResponse) => Reply | 'handled';
 
@@ -142,7 +143,9 @@ async function expectNothingLeft(before: Record<string, number>): Promise<void> 
   expect(excess()).toEqual([]);
 }
 
-describe('a hostile server', () => {
+describe.each(DEFAULT_TRANSPORTS)('a hostile server, given no fetch: %s', (_name, transport) => {
+  givenNoFetchUse(transport);
+
   describe.each(Object.keys(BEHAVIOURS))('%s', (name) => {
     it(`at the device authorization endpoint: ${OUTCOMES[name]!.authorization}`, async () => {
       const before = handles();
@@ -174,7 +177,9 @@ describe('a hostile server', () => {
   });
 });
 
-describe('a hostile refresh response', () => {
+describe.each(DEFAULT_TRANSPORTS)('a hostile refresh response, given no fetch: %s', (_name, transport) => {
+  givenNoFetchUse(transport);
+
   it('nested thousands of levels deep: requestFailed with ServerError, the tokens kept, the process alive', async () => {
     const server = await hostileServer(deviceAuthorizationReply(), validAnswerWith(`${'['.repeat(3_000)}${']'.repeat(3_000)}`));
     cleanups.push(() => server.close());
@@ -189,7 +194,9 @@ describe('a hostile refresh response', () => {
   });
 });
 
-describe('a hostile server, on the real clock', () => {
+describe.each(DEFAULT_TRANSPORTS)('a hostile server, on the real clock, given no fetch: %s', (_name, transport) => {
+  givenNoFetchUse(transport);
+
   it('leaves no timer or socket behind once a flow riding out faults is disposed', async () => {
     const before = handles();
     const server = await hostileServer(deviceAuthorizationReply({ interval: 1 }), BEHAVIOURS['accept, then hang']!);

@@ -13,6 +13,7 @@ import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthor
 import { createInspectionSanitizer } from '../../src/core/inspection.js';
 import { createTestFlow, nextSignal } from '../helpers/flowHarness.js';
 import { LoopbackServer } from '../helpers/loopbackServer.js';
+import { DEFAULT_TRANSPORTS, givenNoFetchUse } from '../helpers/transports.js';
 
 // Characters that encodings change, as real secrets have them: Azure client secrets (`~`), Google refresh tokens (`1//`).
 const SECRETS = {
@@ -51,7 +52,9 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-describe('secrets', () => {
+describe.each(DEFAULT_TRANSPORTS)('secrets, given no fetch: %s', (_name, transport) => {
+  givenNoFetchUse(transport);
+
   it('appear in no error message, serialised error, flow summary, log line or sanitised inspection event', async () => {
     const errors: DeviceFlowError[] = [];
     const inspection: InspectionEvent[] = [];

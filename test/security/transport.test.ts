@@ -9,6 +9,7 @@ import { createUndiciFetch } from '../../src/node/undiciFetch.js';
 import { isSecureEndpoint } from '../../src/core/protocol/urls.js';
 import { createTestFlow, deviceAuthorizationReply, nextSignal } from '../helpers/flowHarness.js';
 import { hugeBody, LoopbackServer } from '../helpers/loopbackServer.js';
+import { DEFAULT_TRANSPORTS, givenNoFetchUse } from '../helpers/transports.js';
 
 let server: LoopbackServer;
 let elsewhere: LoopbackServer;
@@ -43,7 +44,9 @@ describe('plain HTTP', () => {
   });
 });
 
-describe('credentials in URLs', () => {
+describe.each(DEFAULT_TRANSPORTS)('credentials in URLs, given no fetch: %s', (_name, transport) => {
+  givenNoFetchUse(transport);
+
   it('are refused in endpoint settings with ClientError naming the setting, never the password', () => {
     const attempt = () => new OAuth2DeviceAuthorizationFlow({ authorizationUrl: 'http://user:P4ssw0rd@127.0.0.1:8080/device' });
     expect(attempt).toThrow(expect.objectContaining({ code: 'ClientError', message: expect.stringMatching(/^Invalid setting: authorizationUrl must not carry a user name or password/) }));
@@ -100,7 +103,9 @@ describe('the plain-HTTP exemption', () => {
   });
 });
 
-describe('response bodies', () => {
+describe.each(DEFAULT_TRANSPORTS)('response bodies, given no fetch: %s', (_name, transport) => {
+  givenNoFetchUse(transport);
+
   it('over 1 MiB fail with ServerError, and the connection is closed instead of drained', async () => {
     const huge = hugeBody(10 * 1024 * 1024);
     server.handle('/huge', huge.handler);
@@ -113,7 +118,9 @@ describe('response bodies', () => {
   });
 });
 
-describe('redirects', () => {
+describe.each(DEFAULT_TRANSPORTS)('redirects, given no fetch: %s', (_name, transport) => {
+  givenNoFetchUse(transport);
+
   it('to another origin are refused, and the other origin receives nothing', async () => {
     server.handle('/moved', { status: 307, headers: { location: elsewhere.url('/device') } });
     elsewhere.handle('/device', deviceAuthorizationReply());
