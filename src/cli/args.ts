@@ -10,6 +10,7 @@ import type { ClientAuthenticationMethod } from '../core/protocol/requests.js';
 import { findInvalidScopeToken } from '../core/protocol/scope.js';
 import { isSecureEndpoint, parseHttpUrl, plainHttpProblem } from '../core/protocol/urls.js';
 import { isProviderName, PRESETS, type ProviderName } from './presets.js';
+import { DEFAULT_PROFILE, profileNameProblem, STORE_CHOICES, type StoreChoice } from './profiles.js';
 
 /** A mistake on the command line. */
 export class UsageError extends Error {
@@ -69,7 +70,18 @@ export type Command =
       clientAuthentication: ClientAuthenticationMethod | null;
       /** Plain-http endpoints beyond loopback are allowed. */
       allowInsecureHttp: boolean;
-    } & OutputOptions);
+      /** The profile to save the session as. */
+      profile: string;
+      /** Where to save it: `none` saves nothing. */
+      store: StoreChoice;
+      /** The login's arguments without secrets or output options: what signs the profile in again. */
+      loginArgs: string[];
+    } & OutputOptions)
+  | { kind: 'token'; profile: string; minValidity: number | null }
+  | { kind: 'status'; profile: string; json: boolean }
+  | { kind: 'refresh'; profile: string }
+  | { kind: 'logout'; profile: string }
+  | { kind: 'profiles'; json: boolean };
 
 const OPTIONS = {
   interactive: { type: 'boolean' },
@@ -94,13 +106,58 @@ const OPTIONS = {
   interval: { type: 'string' },
   'code-lifetime': { type: 'string' },
   'access-token-lifetime': { type: 'string' },
+  profile: { type: 'string' },
+  store: { type: 'string' },
+  'min-validity': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
 
-const LOGIN_ONLY = ['issuer', 'authorization-url', 'token-url', 'provider', 'tenant', 'client-id', 'client-secret', 'client-auth', 'allow-insecure-http'] as const;
+const LOGIN_ONLY = ['issuer', 'authorization-url', 'token-url', 'provider', 'tenant', 'client-id', 'client-secret', 'client-auth', 'allow-insecure-http', 'store'] as const;
 const SERVE_ONLY = ['port', 'interval', 'code-lifetime', 'access-token-lifetime'] as const;
 const CLIENT_AUTH: Record<string, ClientAuthenticationMethod> = { post: 'client_secret_post', basic: 'client_secret_basic', none: 'none' };
+
+type OptionName = keyof typeof OPTIONS;
+
+/** The commands that use a saved profile, with the options each takes. */
+const PROFILE_COMMANDS = {
+  token: ['profile', 'min-validity'],
+  status: ['profile', 'json'],
+  refresh: ['profile'],
+  logout: ['profile'],
+  profiles: ['json'],
+} as const satisfies Record<string, readonly OptionName[]>;
+
+type ProfileCommand = keyof typeof PROFILE_COMMANDS;
+
+/** The commands each option goes with, to name them when it is given to another. */
+const OWNERS: Record<Exclude<OptionName, 'help' | 'version'>, string> = {
+  interactive: 'the demo',
+  issuer: 'login',
+  'authorization-url': 'login',
+  'token-url': 'login',
+  provider: 'login',
+  tenant: 'login',
+  'client-id': 'login',
+  'client-secret': 'login',
+  'client-auth': 'login',
+  scope: 'login and the demo',
+  json: 'login, the demo, status and profiles',
+  output: 'login and the demo',
+  'no-qr': 'login and the demo',
+  timeout: 'login and the demo',
+  inspect: 'login and the demo',
+  'allow-insecure-http': 'login',
+  open: 'login and the demo',
+  dpop: 'login and the demo',
+  port: 'serve',
+  interval: 'serve',
+  'code-lifetime': 'serve',
+  'access-token-lifetime': 'serve',
+  profile: 'login, token, status, refresh and logout',
+  store: 'login',
+  'min-validity': 'token',
+};
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
@@ -133,8 +190,92 @@ export function parseCommand(argv: readonly string[], env: Record<string, string
       return serveCommand(values);
     case 'login':
       return loginCommand(values, env);
+    case 'token':
+    case 'status':
+    case 'refresh':
+    case 'logout':
+    case 'profiles':
+      return profileCommand(command, values);
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}: use demo, login, serve or providers`);
+      throw new UsageError(`unknown command ${JSON.stringify(command)}: use login, token, status, refresh, logout, profiles, demo, serve or providers`);
+  }
+}
+
+function profileCommand(command: ProfileCommand, values: Values): Command {
+  const takes: readonly OptionName[] = PROFILE_COMMANDS[command];
+  const misplaced = (Object.keys(values) as OptionName[]).find((name) => !takes.includes(name));
+  if (misplaced !== undefined) {
+    const owner = OWNERS[misplaced as keyof typeof OWNERS];
+    const options = takes.map((name) => `--${name}`);
+    const own = options.length === 1 ? `only ${options[0]}` : `${options.slice(0, -1).join(', ')} and ${options.at(-1)}`;
+    throw new UsageError(`--${misplaced} does not go with ${command}: it belongs to ${owner}, and ${command} takes ${own}`);
+  }
+  const profile = profileName(values);
+  switch (command) {
+    case 'token':
+      return { kind: 'token', profile, minValidity: values['min-validity'] === undefined ? null : minValidity(values['min-validity']) };
+    case 'status':
+      return { kind: 'status', profile, json: values.json ?? false };
+    case 'refresh':
+      return { kind: 'refresh', profile };
+    case 'logout':
+      return { kind: 'logout', profile };
+    case 'profiles':
+      return { kind: 'profiles', json: values.json ?? false };
+  }
+}
+
+/** `--profile`'s name, checked; `default` without it. */
+function profileName(values: Values): string {
+  const name = values.profile ?? DEFAULT_PROFILE;
+  const problem = profileNameProblem(name);
+  if (problem !== null) throw new UsageError(problem);
+  return name;
+}
+
+/** `--min-validity`: seconds, 0 to a day. */
+function minValidity(value: string): number {
+  const number = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || number > MAX_SECONDS) throw new UsageError(`--min-validity takes a number of seconds from 0 to ${MAX_SECONDS}, not ${JSON.stringify(value)}`);
+  return number;
+}
+
+/** Where `login` saves the profile: `--store`, else `DEVICE_FLOW_STORE`, else the keychain when there is one. */
+function storeChoice(values: Values, env: Record<string, string | undefined>): StoreChoice {
+  const given = values.store;
+  if (given !== undefined) {
+    if (!(STORE_CHOICES as readonly string[]).includes(given)) throw new UsageError(`--store must be keychain, file or none, not ${JSON.stringify(given)}`);
+    if (given === 'none' && values.profile !== undefined) throw new UsageError('--profile does not go with --store none, which saves nothing: leave one out');
+    return given as StoreChoice;
+  }
+  const fromEnv = env.DEVICE_FLOW_STORE;
+  if (fromEnv === undefined || fromEnv === '') return 'auto';
+  if (!(STORE_CHOICES as readonly string[]).includes(fromEnv)) throw new UsageError(`DEVICE_FLOW_STORE must be keychain, file or none, not ${JSON.stringify(fromEnv)}: fix or unset it, or give --store`);
+  if (fromEnv === 'none' && values.profile !== undefined) throw new UsageError('--profile needs a store, but DEVICE_FLOW_STORE is none: add --store keychain or --store file');
+  return fromEnv as StoreChoice;
+}
+
+/** The arguments that sign in as `command` again: the server, the client and the scope, never a secret. */
+function loginArgsOf(server: ServerChoice, values: Values): string[] {
+  const args: string[] =
+    server.kind === 'issuer'
+      ? ['--issuer', values.issuer!]
+      : server.kind === 'provider'
+        ? ['--provider', server.provider, ...(server.tenant === undefined ? [] : ['--tenant', server.tenant])]
+        : ['--authorization-url', values['authorization-url']!, '--token-url', values['token-url']!];
+  args.push('--client-id', values['client-id']!);
+  if (values['client-auth'] !== undefined) args.push('--client-auth', values['client-auth']);
+  if (values.scope !== undefined) args.push('--scope', scopeTokens(values.scope).join(' '));
+  if (values['allow-insecure-http']) args.push('--allow-insecure-http');
+  if (values.dpop) args.push('--dpop');
+  return args;
+}
+
+/** Refuses the options of the commands that use a profile, naming the command they belong to. */
+function rejectProfileOptions(values: Values, command: 'demo' | 'login'): void {
+  if (values['min-validity'] !== undefined) throw new UsageError('--min-validity belongs to the token command: run device-flow token --min-validity …');
+  if (command === 'demo' && values.profile !== undefined) {
+    throw new UsageError('--profile does not go with the demo, whose server and tokens end with it: sign in with device-flow login --profile …');
   }
 }
 
@@ -156,6 +297,7 @@ function demoCommand(values: Values, env: Record<string, string | undefined>): C
   const misplaced = LOGIN_ONLY.find((name) => values[name] !== undefined);
   if (misplaced) throw new UsageError(`--${misplaced} belongs to the login command: run device-flow login --${misplaced} …`);
   rejectServeOptions(values);
+  rejectProfileOptions(values, 'demo');
   return { kind: 'demo', interactive: values.interactive ?? false, ...outputOptions(values, env) };
 }
 
@@ -167,6 +309,9 @@ function rejectServeOptions(values: Values): void {
 function loginCommand(values: Values, env: Record<string, string | undefined>): Command {
   if (values.interactive) throw new UsageError('--interactive belongs to the demo: a login always waits for a real person');
   rejectServeOptions(values);
+  rejectProfileOptions(values, 'login');
+  const profile = profileName(values);
+  const store = storeChoice(values, env);
   const clientIdentifier = values['client-id'];
   if (!clientIdentifier) throw new UsageError('login needs the client: add --client-id ID');
   const server = serverChoice(values);
@@ -185,6 +330,9 @@ function loginCommand(values: Values, env: Record<string, string | undefined>): 
     clientSecret,
     clientAuthentication: auth === undefined ? null : CLIENT_AUTH[auth]!,
     allowInsecureHttp,
+    profile,
+    store,
+    loginArgs: loginArgsOf(server, values),
     ...outputOptions(values, env),
   };
 }
@@ -279,6 +427,9 @@ const VALUE_NAMES: Partial<Record<keyof typeof OPTIONS, string>> = {
   interval: 'SECONDS',
   'code-lifetime': 'SECONDS',
   'access-token-lifetime': 'SECONDS',
+  profile: 'NAME',
+  store: 'keychain|file|none',
+  'min-validity': 'SECONDS',
 };
 
 /**

@@ -13,7 +13,10 @@ export const EXIT_CODES = {
   granted: 0,
   /** The server failed or answered something unusable. */
   serverError: 1,
-  /** The command line is wrong. */
+  /**
+   * The command line is wrong; also a profile whose store cannot be used (the keychain does not answer, the profile
+   * directory cannot be written or locked).
+   */
   usage: 2,
   /** The client or the endpoints are misconfigured (unknown client, wrong secret, no device endpoint…). */
   configuration: 3,
@@ -23,10 +26,18 @@ export const EXIT_CODES = {
   expired: 5,
   /** The authorization server could not be reached. */
   network: 6,
-  /** Tokens were granted, but `--output` could not be written (with `--json` they are still printed). */
+  /**
+   * Tokens were granted (or refreshed), but `--output` or the profile could not be written (with `--json` they are
+   * still printed; `token` still prints the token).
+   */
   notSaved: 7,
   /** An optional package the command needs is not installed (`oidc-provider`, `@statelyai/inspect`). */
   missingPackage: 8,
+  /**
+   * A new sign-in is needed: no such profile, or one that is not signed in, cannot be read, or whose refresh token the
+   * server refused (or that has none, and an expired access token). The line on stderr names the login command.
+   */
+  signInRequired: 9,
   /** `--timeout` ran out first. */
   timeout: 124,
   /** Ctrl-C. */

@@ -7,9 +7,10 @@
 import { authorizeDevice, type DeviceTokens, type UserCodePrompt } from '../promise/authorizeDevice.js';
 import { isDeviceFlowError, MissingPackageError } from '../core/errors.js';
 import { generateDpopKeyPair, type SavedDpopKey } from '../core/protocol/dpop.js';
-import type { DeviceFlowOptions } from '../flow/oauth2DeviceAuthorizationFlow.js';
+import type { DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../flow/oauth2DeviceAuthorizationFlow.js';
 import type { OutputOptions } from './args.js';
 import { EXIT_CODES, type Outcome, outcomeOf } from './exitCodes.js';
+import type { LoginProfile } from './loginProfile.js';
 import { type InspectorRelay, startInspectorRelay } from '../node/inspectorRelay.js';
 import { printable } from '../core/printable.js';
 import { jsonLine, type OutputStream, ProgressLine, showUserCode, tokenSummary } from './terminal.js';
@@ -34,6 +35,7 @@ class Abandoned extends Error {
  * Runs a login with `flowOptions` and prints what happens.
  *
  * @param onUserCode also called with the code, after it is shown (the demo's simulated user starts there).
+ * @param profile where the session is saved, if anywhere.
  * @returns the exit code.
  */
 export async function runLogin(
@@ -41,6 +43,7 @@ export async function runLogin(
   output: OutputOptions,
   io: CliIO,
   onUserCode?: (prompt: UserCodePrompt) => void,
+  profile?: LoginProfile,
 ): Promise<number> {
   const controller = new AbortController();
   const cancel = () => controller.abort(new Abandoned('cancelled'));
@@ -50,6 +53,7 @@ export async function runLogin(
   const timer = output.timeout === null ? null : setTimeout(() => controller.abort(new Abandoned('timeout')), output.timeout * 1000);
   const progress = new ProgressLine(io.stderr);
   let relay: InspectorRelay | null = null;
+  let flow: OAuth2DeviceAuthorizationFlow | null = null;
   try {
     if (output.inspect) {
       relay = await startInspectorRelay();
@@ -57,13 +61,19 @@ export async function runLogin(
         `Inspector relay on ${relay.url} (127.0.0.1 only): open it in a browser that can reach stately.ai, whose inspector it embeds.\n`,
       );
     }
-    // Extractable only when the key must be kept beside the tokens it binds (--output, --json): they are useless without it.
-    const dpopKeyPair = output.dpop ? await generateDpopKeyPair('ES256', { extractable: output.output !== null || output.json }) : undefined;
+    // Extractable only when the key must be kept beside the tokens it binds (--output, --json, a profile): they are
+    // useless without it.
+    const extractable = output.output !== null || output.json || profile !== undefined;
+    const dpopKeyPair = output.dpop ? await generateDpopKeyPair('ES256', { extractable }) : undefined;
     const tokens = await authorizeDevice(
       { ...flowOptions, ...(relay === null ? {} : { inspect: relay.inspect }), ...(dpopKeyPair === undefined ? {} : { dpopKeyPair }) },
       {
         signal: controller.signal,
-        onFlow: (flow) => progress.attach(flow),
+        ...(profile === undefined ? {} : { tokenStore: profile.tokenStore(flowOptions) }),
+        onFlow: (started) => {
+          flow = started;
+          progress.attach(started);
+        },
         onUserCode: (prompt) => {
           showUserCode(io.stderr, prompt, { qr: output.qr });
           if (output.open !== null) void openInBrowser((prompt.completeVerificationUrl ?? prompt.verificationUrl).href, output.open, io);
@@ -74,12 +84,25 @@ export async function runLogin(
     progress.stop();
     const dpopKey = dpopKeyPair?.privateKey.extractable ? await exportDpopKey(dpopKeyPair) : undefined;
     const notSaved = output.output === null ? null : await saveTokens(output.output, tokens, dpopKey, io);
+    const profileError = profile === undefined ? null : await profile.commit(io);
     io.stdout.write(
-      output.json ? jsonLine({ status: 'granted', ...tokensAsJson(tokens, dpopKey), ...(notSaved === null ? {} : { outputError: notSaved }) }) : tokenSummary(tokens),
+      output.json
+        ? jsonLine({
+            status: 'granted',
+            ...tokensAsJson(tokens, dpopKey),
+            ...(notSaved === null ? {} : { outputError: notSaved }),
+            ...(profileError === null ? {} : { profileError }),
+          })
+        : tokenSummary(tokens),
     );
-    return notSaved === null ? EXIT_CODES.granted : EXIT_CODES.notSaved;
+    return notSaved === null && profileError === null ? EXIT_CODES.granted : EXIT_CODES.notSaved;
   } catch (error) {
     progress.stop();
+    if (profile !== undefined) {
+      // Saves still under way land first; then the profile holds what it held before this login.
+      await (flow as OAuth2DeviceAuthorizationFlow | null)?.saved();
+      await profile.rollback(io);
+    }
     // Not an outcome of the login, which never began: run() says what to install.
     if (error instanceof MissingPackageError) throw error;
     const outcome: Outcome = error instanceof Abandoned ? error.outcome : outcomeOf(error);

@@ -281,7 +281,7 @@ describe.concurrent('device-flow: bad arguments', () => {
     [['demo', '--timeout', 'soon'], /--timeout takes a number of seconds greater than 0/],
     [['demo', '--client-id', 'x'], /--client-id belongs to the login command/],
     [['demo', '--scope', 'a"b'], /is not a scope token/],
-    [['dance'], /unknown command "dance": use demo, login, serve or providers/],
+    [['dance'], /unknown command "dance": use login, token, status, refresh, logout, profiles, demo, serve or providers/],
     [['demo', '--timeout', '3000000'], /--timeout takes at most 86400 seconds/],
     [['login', '--provider', 'github', '--tenant', 'contoso', '--client-id', 'x'], /--tenant goes with --provider microsoft/],
     [['demo', '--output', '/nonexistent-directory/tokens.json'], /--output \/nonexistent-directory\/tokens.json: the directory \/nonexistent-directory does not exist/],

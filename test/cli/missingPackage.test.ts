@@ -2,16 +2,23 @@
  * An optional peer dependency that is not installed: the command says what to install in one line and exits 8, with
  * nothing on stdout, whichever command needs it. (test/gitInstall.test.ts sees the same from a real install.)
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isolatedConfigHome } from '../helpers/cli.js';
 
 afterEach(() => {
   vi.doUnmock('oidc-provider');
   vi.doUnmock('@statelyai/inspect');
+  vi.doUnmock('@napi-rs/keyring');
   vi.resetModules();
 });
 
-/** Runs the CLI in this process with `missing` unresolvable, as when it is not installed. */
-async function runWithout(missing: string, argv: string[]) {
+/**
+ * Runs the CLI in this process with `missing` unresolvable, as when it is not installed; profiles in files under
+ * `config` (a directory of its own by default), never the developer's.
+ */
+async function runWithout(missing: string, argv: string[], config = isolatedConfigHome()) {
   vi.resetModules();
   vi.doMock(missing, () => {
     throw Object.assign(new Error(`Cannot find package '${missing}'`), { code: 'ERR_MODULE_NOT_FOUND' });
@@ -20,7 +27,7 @@ async function runWithout(missing: string, argv: string[]) {
   let stdout = '';
   let stderr = '';
   const io = { stdout: { write: (text: string) => ((stdout += text), true) }, stderr: { write: (text: string) => ((stderr += text), true) } };
-  const code = await run(argv, { ...io, interrupt: new AbortController().signal }, {});
+  const code = await run(argv, { ...io, interrupt: new AbortController().signal }, { DEVICE_FLOW_STORE: 'file', XDG_CONFIG_HOME: config });
   return { code, stdout, stderr };
 }
 
@@ -38,5 +45,20 @@ describe('a missing optional package', () => {
       stdout: '',
       stderr: 'device-flow: The inspector relay needs the optional @statelyai/inspect package: npm install @statelyai/inspect\n',
     });
+  });
+
+  const NEEDS_KEYRING = 'device-flow: The keychain token store needs the optional @napi-rs/keyring package: npm install @napi-rs/keyring\n';
+
+  it('device-flow login --store keychain without @napi-rs/keyring: one line, exit 8, before the server is asked anything', async () => {
+    const endpoints = ['--authorization-url', 'http://127.0.0.1:9/device', '--token-url', 'http://127.0.0.1:9/token'];
+    expect(await runWithout('@napi-rs/keyring', ['login', ...endpoints, '--client-id', 'x', '--store', 'keychain', '--json'])).toEqual({ code: 8, stdout: '', stderr: NEEDS_KEYRING });
+  });
+
+  it('device-flow token for a keychain profile without @napi-rs/keyring: one line, exit 8', async () => {
+    const config = isolatedConfigHome();
+    const profiles = join(config, 'device-flow', 'profiles');
+    await mkdir(profiles, { recursive: true });
+    await writeFile(join(profiles, 'k.keychain'), '{}');
+    expect(await runWithout('@napi-rs/keyring', ['token', '--profile', 'k'], config)).toEqual({ code: 8, stdout: '', stderr: NEEDS_KEYRING });
   });
 });
