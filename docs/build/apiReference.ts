@@ -37,9 +37,9 @@ export async function buildApiReference(out?: string): Promise<ApiReferenceRepor
     // TypeDoc's own notDocumented check also walks the members of inferred types (a machine's whole config): checked
     // below, for exports and class members only.
     validation: { notExported: true, invalidLink: true, notDocumented: false },
-    // Internal types that public signatures mention: the undici fetch's private fast path, and an action's parameters
-    // inside the machine's inferred type.
-    intentionallyNotExported: ['WithFormTransport', 'FailureReport'],
+    // Internal types that public signatures mention: the undici fetch's private fast path, an action's parameters
+    // inside the machine's inferred type, and the property table FlowProperties is derived from.
+    intentionallyNotExported: ['WithFormTransport', 'FailureReport', 'PROPERTY_RULES'],
     logLevel: 'Warn',
   });
   const project = await app.convert();

@@ -55,11 +55,14 @@ describe.concurrent('device-flow login: outcomes and exit codes', () => {
 
   it('prints plain progress lines when stderr is not a terminal', async () => {
     const server = await replica('auth0');
-    setTimeout(() => server.decide('approve'), 2_500);
-    const { code, stderr } = await runCli([...endpoints(server), '--client-id', 'a0']);
+    const login = startCli([...endpoints(server), '--client-id', 'a0']);
+    // Approved once two progress lines are out, however slowly a loaded machine starts the CLI.
+    await login.stderrMatching(/(^Waiting for approval .*\n[\s\S]*){2}/m);
+    server.decide('approve');
+    const { code, stderr } = await login.done;
     expect(code).toBe(0);
     expect(stderr).not.toContain('\r');
-    expect(stderr.match(/^Waiting for approval · code expires in \d+:\d\d · next check in 0:0[01]$/gm)!.length).toBeGreaterThanOrEqual(2);
+    expect(stderr.match(/^Waiting for approval · code expires in \d+:\d\d · next check in 0:0[0-2]$/gm)!.length).toBeGreaterThanOrEqual(2);
   });
 
   it('exits 4 when the user declines (Microsoft replica)', async () => {
