@@ -1,4 +1,4 @@
-import { SimulatedClock } from 'xstate';
+import { exactClock } from './helpers/exactClock.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeDevice, type UserCodePrompt } from '../src/promise/authorizeDevice.js';
 import { rejectionOf } from './helpers/expectError.js';
@@ -14,8 +14,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 function options() {
-  const clock = new SimulatedClock();
-  clock.set(T0);
+  const clock = exactClock(T0);
   return { clock, options: { authorizationUrl: server.url('/device'), tokenUrl: server.url('/token'), clientIdentifier: 'cli', clock } };
 }
 

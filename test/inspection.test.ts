@@ -1,4 +1,5 @@
-import { createActor, type InspectionEvent, SimulatedClock } from 'xstate';
+import { exactClock } from './helpers/exactClock.js';
+import { createActor, type InspectionEvent } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { deviceAuthorizationChart } from '../src/machines/deviceAuthorization.js';
 import { createInspectionSanitizer, createInspectorSanitizers, sanitizeInspectionEvent } from '../src/core/inspection.js';
@@ -10,7 +11,7 @@ describe('sanitizeInspectionEvent', () => {
   it('removes every secret from every inspection event of a whole flow, and keeps the rest', async () => {
     const raw: InspectionEvent[] = [];
     const doubles = deferredFlowActors();
-    const clock = new SimulatedClock();
+    const clock = exactClock(0);
     const actor = createActor(deviceAuthorizationChart.provide({ actors: doubles.actors }), {
       clock,
       input: { authorizationUrl: 'https://as/device', tokenUrl: 'https://as/token', token: 'manual-token-secret', requestedScopeTokens: ['openid'] },

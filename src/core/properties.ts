@@ -9,6 +9,7 @@
  */
 
 import { jsonValueProblem } from './jsonLimits.js';
+import { MAX_POLL_JITTER_MS } from './pollJitter.js';
 import { invalidSetting } from './optionChecks.js';
 import { readUserCode, readVerificationUrl } from './protocol/deviceAuthorizationResponse.js';
 import { MAX_SERVER_DURATION_SECONDS } from './protocol/members.js';
@@ -139,6 +140,12 @@ const seconds = settingKind<number>((value) =>
   typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : problem('must be a number of seconds, 0 or more'),
 );
 
+const jitterBound = settingKind<number>((value) =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_POLL_JITTER_MS
+    ? value
+    : problem(`must be a number of milliseconds from 0 to ${MAX_POLL_JITTER_MS}`),
+);
+
 const failureBudget = settingKind<number | null>((value) =>
   value === null || (Number.isSafeInteger(value) && (value as number) >= 0) ? (value as number | null) : problem('must be a whole number, 0 or more, or null for no limit'),
 );
@@ -234,7 +241,7 @@ function declare<K extends PropertyName, Input, Shown>(name: K, kind: Kind<(type
 
 /**
  * The properties of the flow: those of Qt's class, with the same names and notify signals, and a few of this
- * package's own (`nextPollAt`, `maxConsecutiveFailures`, `allowInsecureHttp`, `clientAuthentication`). Values are plain
+ * package's own (`nextPollAt`, `maxConsecutiveFailures`, `pollJitter`, `allowInsecureHttp`, `clientAuthentication`). Values are plain
  * JSON (URLs as strings, times as epoch milliseconds), so that snapshots stay plain JSON; the class shows them as
  * `URL`s, `Date`s and frozen copies.
  *
@@ -271,6 +278,12 @@ export const PROPERTIES = {
   allowInsecureHttp: declare('allowInsecureHttp', flag),
   /** How many transport faults in a row polling rides out; `null` until the code expires, 0 none. */
   maxConsecutiveFailures: declare('maxConsecutiveFailures', failureBudget),
+  /**
+   * The most milliseconds added at random to the polling interval before each poll (40 by default; 0 polls exactly
+   * at the interval, as Qt does), so that many flows answered together do not keep polling together. Polls are never
+   * early: the jitter is only ever added (RFC 8628 §3.5).
+   */
+  pollJitter: declare('pollJitter', jitterBound),
   /** The issuer identifier; with it, ID tokens are validated (OpenID Connect Core §3.1.3.7). */
   issuer: declare('issuer', issuer),
   /** The issuer's JSON Web Key Set, which verifies ID token signatures. */

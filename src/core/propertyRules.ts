@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DEFAULT_POLL_JITTER_MS } from './pollJitter.js';
 import type { ClientAuthenticationMethod } from './protocol/requests.js';
 import { sameJson, sameList, sameSet } from './sameValue.js';
 
@@ -80,6 +81,7 @@ export const PROPERTY_RULES = {
   refreshToken: setting('', { secret: true }),
   allowInsecureHttp: setting(false),
   maxConsecutiveFailures: setting<number | null>(null),
+  pollJitter: setting(DEFAULT_POLL_JITTER_MS),
   issuer: setting<string | null>(null),
   jwksUrl: setting<string | null>(null),
   revocationUrl: setting<string | null>(null),

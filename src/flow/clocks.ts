@@ -10,11 +10,12 @@ import { MAX_TIMER_DELAY_MS } from '../machines/timing.js';
 
 /**
  * The clock interface of `createActor(logic, { clock })`. A clock that also has `now()`, such as XState's
- * `SimulatedClock`, is the statechart's source of time as well.
+ * `SimulatedClock`, is the statechart's source of time as well; one that has `random()` (numbers in [0, 1)) is the
+ * source of the poll jitter (`pollJitter`), e.g. a seeded one in tests; `Math.random()` otherwise.
  *
  * @see [XState delayed transitions](https://stately.ai/docs/delayed-transitions)
  */
-export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']> & { now?: () => number };
+export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']> & { now?: () => number; random?: () => number };
 
 /** How far the wall clock may move against the monotonic clock (NTP slewing, rounding) before it counts as a jump. */
 const JUMP_MS = 1_000;
@@ -186,12 +187,13 @@ export function createPreciseClock(
   };
 }
 
-/** `clock`, with each timer callback run through `step`; its `now()` is kept. */
+/** `clock`, with each timer callback run through `step`; its `now()` and `random()` are kept. */
 export function steppingClock(clock: Clock, step: (callback: () => void) => void): Clock {
   const stepping: Clock = {
     setTimeout: (fn, ms) => clock.setTimeout(() => step(fn), ms),
     clearTimeout: (id) => clock.clearTimeout(id),
   };
   if (typeof clock.now === 'function') stepping.now = () => clock.now!();
+  if (typeof clock.random === 'function') stepping.random = () => clock.random!();
   return stepping;
 }

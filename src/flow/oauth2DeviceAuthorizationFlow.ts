@@ -708,4 +708,13 @@ export interface OAuth2DeviceAuthorizationFlow {
    * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
    */
   maxConsecutiveFailures: number | null;
+  /**
+   * The most milliseconds added at random to the polling interval before each poll: 40 by default, at most 1000; 0
+   * polls exactly at the interval, as Qt does. Flows answered together (a garbage-collection pause, the end of an
+   * outage) then do not keep polling together. Polls are never early: the jitter is only ever added. The draws come
+   * from the clock's `random()` when it has one (a seeded source for tests), else `Math.random()`.
+   *
+   * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5)
+   */
+  pollJitter: number;
 }

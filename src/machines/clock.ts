@@ -1,5 +1,5 @@
 /**
- * The machine's only source of time.
+ * The machine's only source of time, and of chance.
  *
  * @module
  */
@@ -15,4 +15,13 @@ import type { AnyActorRef } from 'xstate';
 export function readClock(self: AnyActorRef): number {
   const clock = (self as { clock?: { now?: () => number } }).clock;
   return typeof clock?.now === 'function' ? clock.now() : Date.now();
+}
+
+/**
+ * A number in [0, 1) for the poll jitter, drawn from the `random()` of the clock the actor was created with when it
+ * has one (a seeded source makes tests under `SimulatedClock` deterministic); otherwise from `Math.random()`.
+ */
+export function drawRandom(self: AnyActorRef): number {
+  const clock = (self as { clock?: { random?: () => number } }).clock;
+  return typeof clock?.random === 'function' ? clock.random() : Math.random();
 }

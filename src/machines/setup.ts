@@ -15,10 +15,10 @@ import type { DeviceAuthorization } from '../core/protocol/deviceAuthorizationRe
 import { DEFAULT_POLL_INTERVAL_SECONDS } from '../core/protocol/deviceAuthorizationResponse.js';
 import type { PollOutcome, TokenResponse } from '../core/protocol/tokenResponse.js';
 import { announce, type FailureReport, redactKnownSecrets, reportFailure } from './announcements.js';
-import { readClock } from './clock.js';
+import { drawRandom, readClock } from './clock.js';
 import { createNonce } from './nonce.js';
 import { grantProblem, pollingProblem, refreshProblem, revocationProblem } from './preconditions.js';
-import { backOffDelay, delayUntil, MAX_TIMER_DELAY_MS, refreshSignalAt, slowedDownInterval } from './timing.js';
+import { backOffDelay, delayUntil, MAX_TIMER_DELAY_MS, pollJitterDelay, refreshSignalAt, slowedDownInterval } from './timing.js';
 import { initialProperties, SETTING_NAMES } from '../core/propertyRules.js';
 import type {
   ClientRequest,
@@ -169,6 +169,15 @@ const NO_TOKEN_BOOKKEEPING = { refreshAt: null, refreshCheckpoint: null, tokenLi
 /** The properties of a flow that holds no tokens: what `revokeTokens()` leaves. */
 const NO_TOKENS: Partial<FlowProperties> = { token: '', refreshToken: '', idToken: '', expirationAt: null, grantedScopeTokens: [], tokenType: '', idTokenClaims: null };
 
+/**
+ * The poll jitter for the next wait: from 0 to the `pollJitter` setting's milliseconds, at random (RFC 8628 §3.5:
+ * added to the interval, never taken from it). No draw is made when it is off.
+ */
+function pollJitter(context: DeviceFlowContext, self: Parameters<typeof drawRandom>[0]): number {
+  const bound = context.properties.pollJitter;
+  return bound > 0 ? pollJitterDelay(bound, drawRandom(self)) : 0;
+}
+
 /** Polling resumed by `startTokenPolling()` waits one full interval before its first poll, as Qt's does. */
 function firstPollAt(context: DeviceFlowContext): number {
   return (context.pollingStartedAt ?? 0) + context.pollInterval * 1000;
@@ -297,7 +306,7 @@ export const deviceFlowSetup = setup({
         userCode: authorization.userCode,
         completeVerificationUrl: authorization.completeVerificationUrl,
       });
-      announce(enqueue, context, { polling: true, nextPollAt: now + authorization.interval * 1000 });
+      announce(enqueue, context, { polling: true, nextPollAt: now + authorization.interval * 1000 + pollJitter(context, self) });
     }),
     /** Takes the tokens (all or nothing: the parser refuses incomplete responses), then `granted`. */
     acceptTokens: enqueueActions(({ context, enqueue, self }, accepted: AcceptedTokens) => {
@@ -357,9 +366,10 @@ export const deviceFlowSetup = setup({
         announce(enqueue, context, { userCodeExpirationAt: now });
       }
     }),
-    /** After a well-formed answer: the next poll one interval later, and the fault count starts over. */
+    /** After a well-formed answer: the next poll one interval (and the jitter) later, and the fault count starts over. */
     scheduleNextPoll: enqueueActions(({ context, enqueue, self }) => {
-      announce(enqueue, context, { nextPollAt: readClock(self) + context.pollInterval * 1000 }, context.consecutiveFailures === 0 ? {} : { consecutiveFailures: 0, lastFault: null });
+      const nextPollAt = readClock(self) + context.pollInterval * 1000 + pollJitter(context, self);
+      announce(enqueue, context, { nextPollAt }, context.consecutiveFailures === 0 ? {} : { consecutiveFailures: 0, lastFault: null });
     }),
     /** `slow_down`: a longer interval from now on (RFC 8628 §3.5). */
     slowDown: assign({
@@ -368,18 +378,18 @@ export const deviceFlowSetup = setup({
     /**
      * RFC 8628 §3.5: after a transport fault, wait longer. The back-off doubles per consecutive fault from twice the
      * interval, up to a minute; the wait is never shorter than the interval (a `slow_down` one included) or the
-     * server's `Retry-After`.
+     * server's `Retry-After`. The jitter is added, so that flows an outage failed together do not all retry together.
      */
     backOff: enqueueActions(({ context, enqueue, self }, { error }: { error: DeviceFlowError }) => {
       const faults = context.consecutiveFailures + 1;
-      const retryIn = backOffDelay(context.pollInterval, faults, error.retryAfter ?? null);
+      const retryIn = backOffDelay(context.pollInterval, faults, error.retryAfter ?? null) + pollJitter(context, self);
       const fault = redactKnownSecrets(error, context);
       announce(enqueue, context, { nextPollAt: readClock(self) + retryIn }, { consecutiveFailures: faults, lastFault: fault.toData() });
       enqueue.emit({ type: 'transientError', error: fault, retryIn });
     }),
     markPollingStart: assign(({ self }) => ({ pollingStartedAt: readClock(self), consecutiveFailures: 0, lastFault: null })),
-    startPolling: enqueueActions(({ context, enqueue }) => {
-      announce(enqueue, context, { status: 'TemporaryCredentialsReceived', polling: true, nextPollAt: firstPollAt(context) });
+    startPolling: enqueueActions(({ context, enqueue, self }) => {
+      announce(enqueue, context, { status: 'TemporaryCredentialsReceived', polling: true, nextPollAt: firstPollAt(context) + pollJitter(context, self) });
     }),
     stopPolling: enqueueActions(({ context, enqueue }) => {
       announce(enqueue, context, { polling: false, nextPollAt: null });

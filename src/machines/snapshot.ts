@@ -7,6 +7,7 @@
 
 import { DeviceFlowError } from '../core/errors.js';
 import type { FlowProperties } from '../core/properties.js';
+import { PROPERTY_RULES, type SettingName } from '../core/propertyRules.js';
 import type { SavedDpopKey } from '../core/protocol/dpop.js';
 import type { StoredTokens } from './types.js';
 import { contextProblem } from './persistedState.js';
@@ -77,9 +78,25 @@ export function readFlowSnapshot(value: unknown): unknown {
       `The snapshot has schema version ${JSON.stringify(snapshot.version)}, but this release of ${SNAPSHOT_FORMAT} reads version ${SNAPSHOT_VERSION}: start a new flow with grant()`,
     );
   }
-  const problem = stateProblem(snapshot.state, typeof snapshot.savedAt === 'string' ? Date.parse(snapshot.savedAt) : Number.NaN);
+  const state = withLaterSettings(snapshot.state);
+  const problem = stateProblem(state, typeof snapshot.savedAt === 'string' ? Date.parse(snapshot.savedAt) : Number.NaN);
   if (problem !== null) throw new DeviceFlowError('ClientError', `The snapshot cannot be resumed: ${problem}; start a new flow with grant()`);
-  return resumable(snapshot.state);
+  return resumable(state);
+}
+
+/** Settings added to the context after its schema version was last raised: a snapshot may lack them. */
+const LATER_SETTINGS: readonly SettingName[] = ['pollJitter'];
+
+/**
+ * `state` with any of {@link LATER_SETTINGS} it lacks at their defaults: a token store keeps its snapshot across an
+ * upgrade, and a new setting must not sign its user out.
+ */
+function withLaterSettings(state: object): object {
+  const { context } = state as { context?: { properties?: unknown } };
+  const properties = context?.properties;
+  if (typeof properties !== 'object' || properties === null || LATER_SETTINGS.every((name) => name in properties)) return state;
+  const defaults = Object.fromEntries(LATER_SETTINGS.map((name) => [name, PROPERTY_RULES[name].initial]));
+  return { ...state, context: { ...context, properties: { ...defaults, ...properties } } };
 }
 
 /** What is wrong with a persisted state saved at `savedAt`, or `null`. The state value itself XState checks. */

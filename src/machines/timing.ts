@@ -27,6 +27,23 @@ export function slowedDownInterval(current: number, fromServer: number | null): 
   return Math.max(current + SLOW_DOWN_INCREMENT_SECONDS, fromServer ?? 0);
 }
 
+/**
+ * The poll jitter: `boundMs` times `draw` (a number in [0, 1), as `Math.random()` returns) in whole milliseconds, so
+ * from 0 to `boundMs`, added to the wait before a poll. It is never negative, so a poll is never early; a draw outside
+ * [0, 1] (a faulty random source) counts as its nearest end, and `NaN` as 0.
+ *
+ * Why: flows answered together (a garbage-collection pause held their timers back, a server outage ended for all of
+ * them at once) would otherwise poll together again one interval later, and every interval after; a small random
+ * delay spreads them out again each time.
+ *
+ * @see [RFC 8628 §3.5](https://www.rfc-editor.org/rfc/rfc8628#section-3.5): the client waits at least the interval between polls
+ */
+export function pollJitterDelay(boundMs: number, draw: number): number {
+  if (!(boundMs > 0) || !(draw > 0)) return 0;
+  // Whole milliseconds: the times in the context stay those of the clock, to the millisecond.
+  return Math.floor(boundMs * Math.min(draw, 1));
+}
+
 /** The longest back-off after transport faults, in milliseconds. */
 export const MAX_BACK_OFF_MS = 60_000;
 

@@ -4,12 +4,12 @@
  * of its documentation, on the wire. Small loopback servers play the resource servers that redirect or misbehave. The
  * flows run on a simulated clock that jumps to the poll, so no test waits out the 5 s interval.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, EmbeddedJWK, jwtVerify } from 'jose';
-import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFlowError } from '../../src/core/errors.js';
 import { generateDpopKeyPair } from '../../src/core/protocol/dpop.js';
@@ -73,8 +73,7 @@ const isRefresh = (call: Call) => call.url === server.tokenUrl && new URLSearchP
 async function signedIn(options: DeviceFlowOptions & { scope?: string[] } = {}) {
   const { scope = ['openid', 'offline_access'], ...rest } = options;
   const recorded = recordingFetch();
-  const clock = new SimulatedClock();
-  clock.set(Date.now());
+  const clock = exactClock(Date.now());
   const flow = new OAuth2DeviceAuthorizationFlow({
     authorizationUrl: server.deviceAuthorizationUrl,
     tokenUrl: server.tokenUrl,

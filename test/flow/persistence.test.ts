@@ -2,8 +2,8 @@
  * Saving a flow with snapshot() and resuming it with new OAuth2DeviceAuthorizationFlow({ snapshot }): a kiosk that
  * restarts keeps the code on screen, its expiry and its polling interval, and sends at most the poll it had in flight.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import fc from 'fast-check';
-import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeviceFlowError } from '../../src/core/errors.js';
 import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
@@ -145,7 +145,7 @@ describe('snapshot() and resuming', () => {
     const { flow } = await authorized();
     const snapshot = flow.snapshot();
     flow.dispose();
-    const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: server.url('/token-v2'), clock: new SimulatedClock() });
+    const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: server.url('/token-v2'), clock: exactClock(0) });
     expect(resumed.tokenUrl?.pathname).toBe('/token-v2');
     expect(resumed.userCode).toBe('WDJB-MJHT');
     resumed.dispose();
@@ -154,8 +154,7 @@ describe('snapshot() and resuming', () => {
   it('sends the poll that was in flight with the endpoint and client given on resuming', async () => {
     const snapshot = await snapshotDuringPoll();
     server.handle('/token-v2', tokenReply());
-    const clockAfter = new SimulatedClock();
-    clockAfter.set(T0 + 6_000);
+    const clockAfter = exactClock(T0 + 6_000);
     const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: server.url('/token-v2'), clientIdentifier: 'tv-app-v2', clock: clockAfter });
     await nextSignal(resumed, 'granted');
     const [request] = server.requestsTo('/token-v2');
@@ -167,7 +166,7 @@ describe('snapshot() and resuming', () => {
 
   it('refuses to resume polling an endpoint given on resuming that is not https', async () => {
     const snapshot = await snapshotDuringPoll();
-    const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: 'http://as.example/token', clock: new SimulatedClock() });
+    const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, tokenUrl: 'http://as.example/token', clock: exactClock(0) });
     const [error] = await nextSignal(resumed, 'requestFailed');
     expect(error).toMatchObject({ code: 'ClientError', message: expect.stringMatching(/allowInsecureHttp/) });
     expect(resumed.polling).toBe(false);

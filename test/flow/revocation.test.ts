@@ -3,10 +3,10 @@
  * says whether a token still works, and against small loopback servers that refuse, fail, hang or echo the tokens.
  * The flows run on a simulated clock that jumps to the poll, so no test waits out the 5 s interval.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFlowError } from '../../src/core/errors.js';
 import { generateDpopKeyPair } from '../../src/core/protocol/dpop.js';
@@ -50,8 +50,7 @@ async function signedIn(options: DeviceFlowOptions = {}) {
     calls.push({ url: String(input), body: String(init.body ?? '') });
     return fetch(input, init);
   };
-  const clock = new SimulatedClock();
-  clock.set(Date.now());
+  const clock = exactClock(Date.now());
   const flow = new OAuth2DeviceAuthorizationFlow({
     authorizationUrl: server.deviceAuthorizationUrl,
     tokenUrl: server.tokenUrl,
@@ -194,8 +193,7 @@ describe('revokeTokens() against the server', () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     let validating!: () => void;
     const keySetRequested = new Promise<void>((resolve) => (validating = resolve));
-    const clock = new SimulatedClock();
-    clock.set(Date.now());
+    const clock = exactClock(Date.now());
     const flow = new OAuth2DeviceAuthorizationFlow({
       authorizationUrl: server.deviceAuthorizationUrl,
       tokenUrl: server.tokenUrl,
@@ -271,8 +269,7 @@ describe('revokeTokens() against the server', () => {
 
   it('stops polling and resolves without a request when no token was held yet', async () => {
     const calls: Call[] = [];
-    const clock = new SimulatedClock();
-    clock.set(Date.now());
+    const clock = exactClock(Date.now());
     const flow = new OAuth2DeviceAuthorizationFlow({
       authorizationUrl: server.deviceAuthorizationUrl,
       tokenUrl: server.tokenUrl,
@@ -538,8 +535,7 @@ describe('revokeTokens() while revoking', () => {
       flow.dispose();
       held.release();
 
-      const clock = new SimulatedClock();
-      clock.set(Date.now());
+      const clock = exactClock(Date.now());
       const before = proxy.requests.length;
       const resumed = new OAuth2DeviceAuthorizationFlow({ snapshot, revocationUrl: proxy.url('/token/revocation'), clock });
       const [error] = await nextSignal(resumed, 'revoked');

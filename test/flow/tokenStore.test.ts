@@ -4,6 +4,7 @@
  * with a store. Against the development server (oidc-provider); flows run on a simulated clock that jumps to each poll
  * and, for freshness, past the token's lifetime.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSignInRequired } from '../../src/core/protocol/serverError.js';
@@ -53,8 +54,7 @@ function recordingFetch() {
 }
 
 function options<Extra extends DeviceFlowOptions>(extra: Extra = {} as Extra): DeviceFlowOptions & Extra & { clock: SimulatedClock } {
-  const clock = new SimulatedClock();
-  clock.set(Date.now());
+  const clock = exactClock(Date.now());
   return {
     authorizationUrl: server.deviceAuthorizationUrl,
     tokenUrl: server.tokenUrl,
@@ -289,8 +289,7 @@ describe('authorizeDevice with a token store', () => {
   it('signs in once and saves; later calls return the stored tokens, refreshing only when they are too old', async () => {
     const recording = recordingFetch();
     const store = createMemoryTokenStore();
-    const clock = new SimulatedClock();
-    clock.set(Date.now());
+    const clock = exactClock(Date.now());
     const shown: string[] = [];
     const hooks = {
       tokenStore: store,

@@ -2,6 +2,7 @@
  * An exception inside the statechart at run time, from a provided clock or a provided action: the flow ends what was
  * in progress with `requestFailed`, never with an uncaught error, and a later `grant()` starts afresh.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import { createActor, SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
@@ -25,8 +26,7 @@ afterAll(() => server.close());
  * the next is the statechart's, in the middle of the step that takes in the answer).
  */
 function faultyClock() {
-  const clock = new SimulatedClock();
-  clock.set(T0);
+  const clock = exactClock(T0);
   const control: { failing: false | 'setTimeout' | 'now'; clock: SimulatedClock } = { failing: false, clock };
   const fail = () => {
     throw new TypeError('the clock broke with client-secret-1 in hand');
@@ -147,8 +147,7 @@ describe('an exception inside a step of the statechart', () => {
       }),
     );
     try {
-      const clock = new SimulatedClock();
-      clock.set(T0);
+      const clock = exactClock(T0);
       const flow = new OAuth2DeviceAuthorizationFlow({
         authorizationUrl: server.url('/device'),
         tokenUrl: server.url('/token'),

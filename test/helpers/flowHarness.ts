@@ -1,4 +1,4 @@
-import { SimulatedClock } from 'xstate';
+import { exactClock } from './exactClock.js';
 import { PROPERTY_NAMES } from '../../src/core/properties.js';
 import type { DeviceFlowSignalName, DeviceFlowSignals } from '../../src/flow/delivery.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
@@ -65,8 +65,7 @@ export const pending: Reply = { status: 400, json: { error: 'authorization_pendi
 
 /** A flow against `server`'s `/device` and `/token`, on a simulated clock set to `at` ({@link T0} by default). */
 export function createTestFlow(server: LoopbackServer, options: DeviceFlowOptions = {}, at = T0) {
-  const clock = new SimulatedClock();
-  clock.set(at);
+  const clock = exactClock(at);
   const flow = new OAuth2DeviceAuthorizationFlow({
     authorizationUrl: server.url('/device'),
     tokenUrl: server.url('/token'),

@@ -1,4 +1,5 @@
-import { createActor, SimulatedClock } from 'xstate';
+import { createActor } from 'xstate';
+import { exactClock } from './exactClock.js';
 import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
 import type { DeviceFlowEmitted, DeviceFlowInput } from '../../src/machines/types.js';
 import { deferredFlowActors, flushPromises } from './deferredActors.js';
@@ -15,12 +16,13 @@ export const defaultInput: DeviceFlowInput = {
 
 /**
  * The statechart with deferred actors and a simulated clock set to {@link T0}: every request waits for the test,
- * and time passes only when the test says so.
+ * and time passes only when the test says so. The clock's `random()` draws 0 (no poll jitter: Qt's exact times)
+ * unless `random` replaces it.
  */
-export function startMachine(input: DeviceFlowInput = defaultInput) {
-  const actors = deferredFlowActors();
-  const clock = new SimulatedClock();
-  clock.set(T0);
+export function startMachine(input: DeviceFlowInput = defaultInput, { random }: { random?: () => number } = {}) {
+  const clock = exactClock(T0);
+  if (random !== undefined) clock.random = random;
+  const actors = deferredFlowActors(() => clock.now());
   const actor = createActor(deviceAuthorizationChart.provide({ actors: actors.actors }), { clock, input });
   const emitted: DeviceFlowEmitted[] = [];
   actor.on('*', (event) => emitted.push(event));

@@ -5,6 +5,7 @@
  * proxy on 127.0.0.1 counts the token endpoint's requests and, for one test, spoils the nonces the server sends. The
  * flows run on a simulated clock that jumps to each poll.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import { once } from 'node:events';
 import { Agent, createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -109,8 +110,7 @@ afterAll(async () => {
 
 /** The options of a public client of `on`, through `via` when given, on a simulated clock at the real time. */
 function optionsFor(on: DevServer, via?: RecordingProxy, options: DeviceFlowOptions = {}): DeviceFlowOptions & { clock: SimulatedClock } {
-  const clock = new SimulatedClock();
-  clock.set(Date.now());
+  const clock = exactClock(Date.now());
   const origin = via?.origin ?? on.issuer;
   return {
     authorizationUrl: `${origin}/device/auth`,
@@ -208,8 +208,7 @@ describe('DPoP-bound tokens', () => {
     try {
       tampering.scenario = 'bearerForDpop';
       const keyPair = await generateDpopKeyPair();
-      const clock = new SimulatedClock();
-      clock.set(Date.now());
+      const clock = exactClock(Date.now());
       const flow = new OAuth2DeviceAuthorizationFlow({
         ...(await discover(tampering.issuer)),
         clientIdentifier: server.clients.public.clientIdentifier,

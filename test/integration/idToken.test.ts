@@ -4,7 +4,7 @@
  * claims; every forgery is refused with a message that names the check it failed, before any token property changes.
  * The flow runs on a simulated clock that jumps to each poll, so no test waits out the 5 s interval.
  */
-import { SimulatedClock } from 'xstate';
+import { exactClock } from '../helpers/exactClock.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, startDevServer } from '../../src/devServer/server.js';
 import { DeviceFlowError } from '../../src/core/errors.js';
@@ -35,8 +35,7 @@ interface Received {
 
 /** A flow configured from the proxy's discovery document, on a simulated clock at the real time. */
 function flowFor(options: DeviceFlowOptions = {}) {
-  const clock = new SimulatedClock();
-  clock.set(Date.now());
+  const clock = exactClock(Date.now());
   const received: Received = { secrets: [] };
   const flow = new OAuth2DeviceAuthorizationFlow({
     ...discovered,

@@ -3,6 +3,7 @@
  * through its own verification, login and consent pages over HTTP. The client runs on a simulated clock that jumps
  * to each poll, so the tests need not wait out the 5 s interval.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DevServerClient, type DevServer, startDevServer } from '../../src/devServer/server.js';
@@ -23,8 +24,7 @@ afterAll(async () => {
 
 /** A flow against `on` whose simulated clock jumps to each poll once `user` has acted. */
 function flowFor(on: DevServer, client: DevServerClient, options: DeviceFlowOptions = {}) {
-  const clock = new SimulatedClock();
-  clock.set(Date.now());
+  const clock = exactClock(Date.now());
   const flow = new OAuth2DeviceAuthorizationFlow({
     authorizationUrl: on.deviceAuthorizationUrl,
     tokenUrl: on.tokenUrl,

@@ -2,7 +2,7 @@
  * The flow against replicas of GitHub, Google, Microsoft Entra ID and Auth0 (test/helpers/quirkServers.ts): each
  * succeeds, or fails with the error a user would expect, and the server sees polls no more often than it asked for.
  */
-import { SimulatedClock } from 'xstate';
+import { exactClock } from '../helpers/exactClock.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceFlowError } from '../../src/core/errors.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
@@ -24,8 +24,7 @@ interface Scenario {
 
 /** Runs a whole flow against a replica, moving the shared simulated clock to each poll as soon as it is scheduled. */
 async function run(provider: Provider, scenario: Scenario = {}) {
-  const clock = new SimulatedClock();
-  clock.set(Date.UTC(2026, 10, 27, 12));
+  const clock = exactClock(Date.UTC(2026, 10, 27, 12));
   const server = await startQuirkServer(provider, { now: () => clock.now(), ...scenario.server });
   const flow = new OAuth2DeviceAuthorizationFlow({
     authorizationUrl: server.deviceAuthorizationUrl,

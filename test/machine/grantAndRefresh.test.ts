@@ -1,4 +1,5 @@
-import { createActor, SimulatedClock, type Snapshot } from 'xstate';
+import { exactClock } from '../helpers/exactClock.js';
+import { createActor, type Snapshot } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
 import { DeviceFlowError } from '../../src/core/errors.js';
@@ -269,8 +270,7 @@ describe('accessTokenAboutToExpire (docs/qt-behaviour.md, The refresh signal)', 
 describe('RESUME after restoring a persisted snapshot', () => {
   function restore(persisted: unknown, now: number) {
     const actors = deferredFlowActors();
-    const clock = new SimulatedClock();
-    clock.set(now);
+    const clock = exactClock(now);
     const saved = JSON.parse(JSON.stringify(createFlowSnapshot(persisted)));
     const actor = createActor(deviceAuthorizationChart.provide({ actors: actors.actors }), { clock, snapshot: readFlowSnapshot(saved) as Snapshot<unknown>, input: {} });
     const failures: string[] = [];

@@ -7,6 +7,7 @@
  * the moment each event happens, and a delayed event is offered only when its timer is the next one due. Paths are
  * therefore realisable: the replay fires each timer by moving the simulated clock to the same moment.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import {
   type AnyEventObject,
   type AnyMachineSnapshot,
@@ -254,8 +255,7 @@ function transitionKey(transition: Transition): string {
 
 async function replay(path: (typeof paths)[number]): Promise<void> {
   const doubles = deferredFlowActors();
-  const clock = new SimulatedClock();
-  clock.set(T0);
+  const clock = exactClock(T0);
   const emitted: DeviceFlowEmitted[] = [];
   const actor = createActor(machine.provide({ actors: doubles.actors }), {
     clock,

@@ -1,4 +1,5 @@
-import { createActor, type InspectionEvent, SimulatedClock } from 'xstate';
+import { exactClock } from '../helpers/exactClock.js';
+import { createActor, type InspectionEvent } from 'xstate';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
 import { createDeviceAuthorizationMachine, deviceAuthorizationMachine } from '../../src/http/machine.js';
@@ -18,8 +19,7 @@ afterEach(() => vi.useRealTimers());
 describe('the machine without the class', () => {
   it('runs a whole grant with createActor(machine, { input, inspect }) against a real server', async () => {
     const inspected: string[] = [];
-    const clock = new SimulatedClock();
-    clock.set(Date.now());
+    const clock = exactClock(Date.now());
     const actor = createActor(deviceAuthorizationMachine, {
       input: { authorizationUrl: server.url('/device'), tokenUrl: server.url('/token'), clientIdentifier: 'tv-app' },
       inspect: (event: InspectionEvent) => inspected.push(event.type),
@@ -51,7 +51,8 @@ describe('the machine without the class', () => {
     vi.useFakeTimers();
     const doubles = deferredFlowActors();
     const actor = createActor(deviceAuthorizationChart.provide({ actors: doubles.actors }), {
-      input: { authorizationUrl: 'https://as.example/device', tokenUrl: 'https://as.example/token' },
+      // No poll jitter: the exact interval, as Qt.
+      input: { authorizationUrl: 'https://as.example/device', tokenUrl: 'https://as.example/token', pollJitter: 0 },
     }).start();
     actor.send({ type: 'GRANT' });
     doubles.requestDeviceAuthorization.last.resolve(sampleAuthorization({ interval: 7 }));
@@ -79,7 +80,7 @@ describe('the context', () => {
     // V8 stores an object built member by member as a hash table past 19 members; XState builds every context copy
     // that way, so a wider context made each assignment ~25 times slower and 1.3 KB bigger per flow.
     const doubles = deferredFlowActors();
-    const actor = createActor(deviceAuthorizationChart.provide({ actors: doubles.actors }), { input: { authorizationUrl: 'https://as.example/device', tokenUrl: 'https://as.example/token' }, clock: new SimulatedClock() });
+    const actor = createActor(deviceAuthorizationChart.provide({ actors: doubles.actors }), { input: { authorizationUrl: 'https://as.example/device', tokenUrl: 'https://as.example/token' }, clock: exactClock(0) });
     actor.start();
     const names = Object.keys(actor.getSnapshot().context.properties);
     actor.send({ type: 'GRANT' });

@@ -2,7 +2,7 @@
  * startFlowActor and restartFailedFlowActor: starting the statechart, new or from a snapshot, the way the class does,
  * for applications that use the machine directly.
  */
-import { SimulatedClock } from 'xstate';
+import { exactClock } from '../helpers/exactClock.js';
 import { describe, expect, it } from 'vitest';
 import { DeviceFlowError } from '../../src/core/errors.js';
 import { deviceAuthorizationChart } from '../../src/machines/deviceAuthorization.js';
@@ -17,8 +17,7 @@ const settings = { authorizationUrl: 'https://as.example/device', tokenUrl: 'htt
 
 function start(options: Parameters<typeof startFlowActor>[1] = {}, at = T0) {
   const doubles = deferredFlowActors();
-  const clock = new SimulatedClock();
-  clock.set(at);
+  const clock = exactClock(at);
   const emitted: DeviceFlowEmitted[] = [];
   const actor = startFlowActor(deviceAuthorizationChart.provide({ actors: doubles.actors }), {
     clock,

@@ -3,8 +3,8 @@
  * behaviour has the outcome documented in docs/resilience.md; none crashes the flow, rejects unhandled (vitest would
  * fail the run), or leaves a timer or socket behind.
  */
+import { exactClock } from '../helpers/exactClock.js';
 import type { ServerResponse } from 'node:http';
-import { SimulatedClock } from 'xstate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceFlowError } from '../../src/core/errors.js';
 import { OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
@@ -111,8 +111,7 @@ async function hostileServer(device: Behaviour | Reply, token: Behaviour | Reply
 }
 
 function flowAgainst(server: LoopbackServer) {
-  const clock = new SimulatedClock();
-  clock.set(Date.now());
+  const clock = exactClock(Date.now());
   const flow = new OAuth2DeviceAuthorizationFlow({
     authorizationUrl: server.url('/device'),
     tokenUrl: server.url('/token'),
@@ -205,6 +204,8 @@ describe.each(DEFAULT_TRANSPORTS)('a hostile server, on the real clock, given no
       tokenUrl: server.url('/token'),
       clientIdentifier: 'tv-app',
       requestTimeout: 200,
+      // The back-off alone, without the poll jitter, so that the waits are exact.
+      pollJitter: 0,
     });
     const faults: number[] = [];
     const twoFaults = new Promise<void>((resolve) =>
