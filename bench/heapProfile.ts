@@ -6,8 +6,8 @@
  *
  * `npx tsc -p tsconfig.tools.json && node dist-tools/bench/heapProfile.js`
  *
- * Environment: HEAP_FLOWS (1000), HEAP_VARIANTS (the fetch floor, the machine and the class; names as in variants.ts,
- * comma-separated), HEAP_TOP (25 rows), HEAP_INTERVAL_S (the stub's polling interval, 5), HEAP_KEEP (a directory to
+ * Environment: HEAP_FLOWS (1000), HEAP_VARIANTS (the fetch floor, the machine and the class with default options; names
+ * as in variants.ts, comma-separated), HEAP_TOP (25 rows), HEAP_INTERVAL_S (the stub's polling interval, 5), HEAP_KEEP (a directory to
  * keep the snapshots in, for DevTools).
  */
 import { fork } from 'node:child_process';
@@ -42,6 +42,8 @@ export interface HeapProfile {
   rows: HeapRow[];
   /** Retained bytes added, by the constructor of the objects that retain them (flows, actors, timers, connections). */
   owners: HeapRow[];
+  /** The objects the fleet added (by id), by kind and by where they hang: their dominator's kind and the edge to them. */
+  held: HeapRow[];
   /** HTTP requests in flight when the snapshot was taken (the child waits for a moment without any, for a while). */
   inFlight: number;
 }
@@ -164,6 +166,12 @@ class Heap {
   follow(node: number, ...names: string[]): number {
     for (const edge of this.edges(node)) if (names.includes(edge.name)) return edge.to;
     return -1;
+  }
+
+  /** The name of the edge from `from` to `to`, or undefined when there is none. */
+  edgeName(from: number, to: number): string | undefined {
+    for (const edge of this.edges(from)) if (edge.to === to) return edge.name;
+    return undefined;
   }
 
   /** Where closure `node` is defined: the script's file and the line. */
@@ -312,11 +320,33 @@ function shortScript(name: string): string {
   return own === -1 ? path || '(native)' : path.slice(own + 1);
 }
 
+/**
+ * The objects of `after` that `before` did not hold (by V8's object id), by kind and by where they hang: the kind of
+ * their dominator and the name of the edge from it (`…` when the dominator reaches them through others).
+ */
+function heldBy(before: Heap, after: Heap): Map<string, { count: number; bytes: number }> {
+  const old = new Set<number>();
+  for (let node = 0; node < before.count; node++) old.add(before.id(node));
+  const owners = contextOwners(after);
+  const { idom } = after.dominators();
+  const table = new Map<string, { count: number; bytes: number }>();
+  for (let node = 0; node < after.count; node++) {
+    if (old.has(after.id(node)) || idom[node]! < 0) continue;
+    const up = idom[node]!;
+    const kind = `${kindOf(after, node, owners)} ← ${kindOf(after, up, owners)}.${after.edgeName(up, node) ?? '…'}`;
+    const row = table.get(kind) ?? { count: 0, bytes: 0 };
+    row.count++;
+    row.bytes += after.size(node);
+    table.set(kind, row);
+  }
+  return table;
+}
+
 /** The objects of the fleet whose retained size is shown: the flows', the timers', the connections'. */
 const OWNERS = ['OAuth2DeviceAuthorizationFlow', 'FlowRunner', 'SignalDelivery', 'SignalEmitter', 'Actor', 'PreciseTimer', 'Timeout', 'Client', 'Request'] as const;
 
 /** The snapshots' difference per flow: by kind, and the retained size of the {@link OWNERS}. */
-export function difference(before: string, after: string, flows: number): { rows: HeapRow[]; total: number; owners: HeapRow[] } {
+export function difference(before: string, after: string, flows: number): { rows: HeapRow[]; total: number; owners: HeapRow[]; held: HeapRow[] } {
   const perFlow = (a: Map<string, { count: number; bytes: number }>, b: Map<string, { count: number; bytes: number }>) => {
     const rows: HeapRow[] = [];
     for (const kind of new Set([...a.keys(), ...b.keys()])) {
@@ -331,7 +361,8 @@ export function difference(before: string, after: string, flows: number): { rows
   const second = new Heap(after);
   const rows = perFlow(kindsBefore, aggregate(second));
   const owners = perFlow(ownersBefore, retainedBy(second, OWNERS)).filter((row) => row.count !== 0 || row.bytes !== 0);
-  return { rows, total: rows.reduce((sum, row) => sum + row.bytes, 0), owners };
+  const held = perFlow(new Map(), heldBy(first, second));
+  return { rows, total: rows.reduce((sum, row) => sum + row.bytes, 0), owners, held };
 }
 
 // ── The parent: a stub, then one child per variant ───────────────────────────────────────────────────────────────
@@ -343,8 +374,8 @@ export async function profileVariant(variant: VariantName, flows: number, base: 
   try {
     client.send({ variant, flows, base, intervalS, directory });
     const done = await nextMessage<{ heapPerFlow: number; baseline: string; measured: string; inFlight: number }>(client, 'done');
-    const { rows, total, owners } = difference(done.baseline, done.measured, flows);
-    return { variant, flows, heapPerFlow: done.heapPerFlow, snapshotPerFlow: total, rows, owners, inFlight: done.inFlight };
+    const { rows, total, owners, held } = difference(done.baseline, done.measured, flows);
+    return { variant, flows, heapPerFlow: done.heapPerFlow, snapshotPerFlow: total, rows, owners, held, inFlight: done.inFlight };
   } finally {
     client.kill();
     if (keep === undefined) rmSync(directory, { recursive: true, force: true });
@@ -360,10 +391,12 @@ export async function startStub(intervalS: number): Promise<{ base: string; stop
 
 export function formatProfile(profile: HeapProfile, top: number): string {
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
+  // V8 optimises more functions as the fleet runs: the same code whatever the fleet's size, yet counted per flow.
+  const code = profile.rows.filter((row) => row.kind.startsWith('(code)')).reduce((sum, row) => sum + row.bytes, 0);
   const lines = [
     `## ${profile.variant}: ${profile.flows} flows`,
     '',
-    `heap per flow (heapUsed): ${kib(profile.heapPerFlow)}; in the snapshots: ${kib(profile.snapshotPerFlow)}; requests in flight: ${profile.inFlight}`,
+    `heap per flow (heapUsed): ${kib(profile.heapPerFlow)}; in the snapshots: ${kib(profile.snapshotPerFlow)}, of which code compiled meanwhile ${kib(code)}; requests in flight: ${profile.inFlight}`,
     '',
     '| retained by | objects per flow | bytes per flow |',
     '|---|---|---|',
@@ -373,6 +406,10 @@ export function formatProfile(profile: HeapProfile, top: number): string {
     '|---|---|---|',
     ...profile.rows.slice(0, top).map((row) => `| ${row.kind.replaceAll('|', '\\|')} | ${row.count.toFixed(2)} | ${row.bytes.toFixed(0)} |`),
     '',
+    '| new object ← where it hangs | objects per flow | bytes per flow |',
+    '|---|---|---|',
+    ...profile.held.slice(0, top).map((row) => `| ${row.kind.replaceAll('|', '\\|')} | ${row.count.toFixed(2)} | ${row.bytes.toFixed(0)} |`),
+    '',
   ];
   return lines.join('\n');
 }
@@ -381,7 +418,8 @@ async function main(): Promise<void> {
   const flows = Number(process.env.HEAP_FLOWS ?? 1000);
   const intervalS = Number(process.env.HEAP_INTERVAL_S ?? 5);
   const top = Number(process.env.HEAP_TOP ?? 25);
-  const variants = (process.env.HEAP_VARIANTS?.split(',') ?? ['a: fetch loop', 'c: machine', 'd: class']) as VariantName[];
+  // A comma starts a new name only before another name's key ("d0: class, default options" holds one).
+  const variants = (process.env.HEAP_VARIANTS?.split(/,(?=\s*\w+: )/).map((name) => name.trim()) ?? ['a: fetch loop', 'c: machine', 'd0: class, default options']) as VariantName[];
   const stub = await startStub(intervalS);
   try {
     for (const variant of variants) {
