@@ -132,18 +132,32 @@ export const SETTING_NAMES = /* @__PURE__ */ PROPERTY_NAMES.filter((name): name 
 /** The names of the properties that hold a token. */
 export const SECRET_PROPERTY_NAMES = /* @__PURE__ */ PROPERTY_NAMES.filter((name) => PROPERTY_RULES[name].secret);
 
+/**
+ * The defaults, frozen: every flow's context starts from these very values (nothing changes a property's value in
+ * place; a change replaces it), so that a thousand flows hold one list of signing algorithms, not a thousand copies.
+ */
+let defaults: { all: FlowProperties; reset: Partial<FlowProperties> } | undefined;
+
+function sharedDefaults(): { all: FlowProperties; reset: Partial<FlowProperties> } {
+  if (defaults !== undefined) return defaults;
+  const all: Record<string, unknown> = {};
+  const reset: Record<string, unknown> = {};
+  for (const name of PROPERTY_NAMES) {
+    const value = Object.freeze(PROPERTY_RULES[name].initial);
+    all[name] = value;
+    if (PROPERTY_RULES[name].resetByGrant) reset[name] = value;
+  }
+  return (defaults = { all: Object.freeze(all) as FlowProperties, reset: Object.freeze(reset) as Partial<FlowProperties> });
+}
+
 /** Every property at its default. */
 export function initialProperties(): FlowProperties {
-  const properties: Record<string, unknown> = {};
-  for (const name of PROPERTY_NAMES) properties[name] = structuredClone(PROPERTY_RULES[name].initial);
-  return properties as FlowProperties;
+  return { ...sharedDefaults().all };
 }
 
 /** The properties `grant()` resets, at their defaults, in reset order. */
 export function resetProperties(): Partial<FlowProperties> {
-  const reset: Record<string, unknown> = {};
-  for (const name of PROPERTY_NAMES) if (PROPERTY_RULES[name].resetByGrant) reset[name] = structuredClone(PROPERTY_RULES[name].initial);
-  return reset as Partial<FlowProperties>;
+  return sharedDefaults().reset;
 }
 
 /** Whether `a` and `b` are the same value of property `name`, by its rule. */
