@@ -69,7 +69,7 @@ describe('pollJitter', () => {
     const snapshot = flow.snapshot() as unknown as { state: { context: { properties: Record<string, unknown> } } };
     flow.dispose();
     snapshot.state.context.properties.pollJitter = 1e9;
-    expect(thrownBy(() => new OAuth2DeviceAuthorizationFlow({ snapshot }))).toMatchObject({
+    expect(thrownBy(() => new OAuth2DeviceAuthorizationFlow({ snapshot: JSON.stringify(snapshot) }))).toMatchObject({
       code: 'ClientError',
       message: expect.stringContaining('context.properties.pollJitter must be a number of milliseconds from 0 to 1000'),
     });
