@@ -108,16 +108,19 @@ export class OAuth2DeviceAuthorizationFlow {
   readonly #transport: Transport;
   readonly #runner: FlowRunner;
   readonly #dpop: DpopKey | null;
-  /** Resource servers' DPoP nonces, by origin. */
-  readonly #resourceNonces = new Map<string, string>();
+  /** Resource servers' DPoP nonces, by origin; made by the first `authorizedFetch()` (a waiting flow needs none). */
+  #resourceNonces: Map<string, string> | null = null;
   /** The refresh `authorizedFetch()` and `freshAccessToken()` calls share. */
   #refreshing: Promise<RefreshOutcome> | null = null;
   /** The `freshAccessToken()` under way, which concurrent calls share. */
   #freshening: Promise<string> | null = null;
   readonly #store: TokenStore | null;
   readonly #sync: StoreSync | null;
-  /** Calls waiting for an outcome of the statechart (`revokeTokens()`, a refresh for `authorizedFetch()`): settled by `dispose()`. */
-  readonly #waiting = new Set<() => void>();
+  /**
+   * Calls waiting for an outcome of the statechart (`revokeTokens()`, a refresh for `authorizedFetch()`): settled by
+   * `dispose()`. Made by the first such call: a thousand waiting flows need none.
+   */
+  #waiting: Set<() => void> | null = null;
 
   /**
    * Creates an idle flow with `options` as its properties, or resumes the flow saved in `options.snapshot`.
@@ -266,11 +269,11 @@ export class OAuth2DeviceAuthorizationFlow {
       const disposed = () => reject(new DeviceFlowError('ClientError', 'The flow was disposed before the tokens were revoked'));
       const stop = this.#signals.on('revoked', (error) => {
         stop();
-        this.#waiting.delete(disposed);
+        this.#waiting?.delete(disposed);
         if (error === null) resolve();
         else reject(error);
       });
-      this.#waiting.add(disposed);
+      (this.#waiting ??= new Set()).add(disposed);
     });
     this.#send({ type: 'REVOKE' });
     return outcome;
@@ -295,7 +298,7 @@ export class OAuth2DeviceAuthorizationFlow {
         // Tokens on their way to revocation are not sent anywhere else.
         token: () => ({ accessToken: this.#runner.actor.getSnapshot().matches('revoking') ? '' : this.token, tokenType: this.tokenType }),
         dpop: this.#dpop?.signer,
-        nonces: this.#resourceNonces,
+        nonces: (this.#resourceNonces ??= new Map()),
         allowInsecureHttp: this.allowInsecureHttp,
         now: this.#transport.now,
         refresh: async () => (await this.#sharedRefresh()).refreshed,
@@ -356,6 +359,7 @@ export class OAuth2DeviceAuthorizationFlow {
     if (this.#runner.stopped) return;
     this.#signals.clear();
     this.#runner.stop();
+    if (this.#waiting === null) return;
     for (const settle of this.#waiting) settle();
     this.#waiting.clear();
   }
@@ -462,7 +466,7 @@ export class OAuth2DeviceAuthorizationFlow {
     return new Promise((resolve) => {
       const settle = (outcome: RefreshOutcome) => {
         for (const stop of stops) stop();
-        this.#waiting.delete(disposed);
+        this.#waiting?.delete(disposed);
         resolve(outcome);
       };
       const disposed = () => settle({ refreshed: false, error: new DeviceFlowError('ClientError', 'The flow was disposed') });
@@ -472,7 +476,7 @@ export class OAuth2DeviceAuthorizationFlow {
         this.#signals.on('requestFailed', (error) => settle({ refreshed: false, error })),
         this.#signals.on('revoked', () => settle({ refreshed: false, error: new DeviceFlowError('ClientError', 'The tokens were revoked') })),
       ];
-      this.#waiting.add(disposed);
+      (this.#waiting ??= new Set()).add(disposed);
       // Joins a refresh already under way (autoRefresh), or starts one; a refused one fails at once.
       this.#runner.send({ type: 'REFRESH' });
     });
