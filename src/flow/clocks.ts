@@ -45,6 +45,8 @@ class PreciseTimer {
     public due: number,
     /** When to fire, on the wall clock. */
     readonly deadline: number,
+    /** What runs `fn` as a step of its own, for a {@link steppingClock} over this clock; none runs it directly. */
+    readonly stepper: Stepper | undefined,
   ) {}
 }
 
@@ -102,7 +104,8 @@ function fire(timer: PreciseTimer): void {
   // Platform timers may fire up to a millisecond early: wait out the rest.
   if (timer.due > base.monotonicClock()) return arm(timer);
   settle(timer);
-  timer.fn();
+  if (timer.stepper === undefined) timer.fn();
+  else timer.stepper.step(timer.fn);
 }
 
 function track(timer: PreciseTimer): void {
@@ -165,35 +168,90 @@ export function createPreciseClock(
     wallClock === undefined && monotonicClock === undefined
       ? (systemBase ??= createTimeBase(systemWallClock, systemMonotonicClock))
       : createTimeBase(wallClock ?? systemWallClock, monotonicClock ?? systemMonotonicClock);
-  return {
-    now() {
-      const monotonic = observe(base);
-      return base.offset + monotonic;
-    },
-    setTimeout(fn: (...args: unknown[]) => void, ms: number): PreciseTimer {
-      const due = observe(base) + (ms > 0 ? ms : 0);
-      const timer = new PreciseTimer(base, fn, inBackground, due, base.offset + due);
-      track(timer);
-      arm(timer);
-      return timer;
-    },
-    clearTimeout(id: unknown) {
-      const timer = id as PreciseTimer | null | undefined;
-      if (!(timer instanceof PreciseTimer) || !timer.base.pending.has(timer)) return;
-      clearTimeout(timer.handle);
-      timer.handle = undefined;
-      settle(timer);
-    },
-  };
+  return new PreciseClock(base, inBackground);
 }
 
-/** `clock`, with each timer callback run through `step`; its `now()` and `random()` are kept. */
-export function steppingClock(clock: Clock, step: (callback: () => void) => void): Clock {
-  const stepping: Clock = {
-    setTimeout: (fn, ms) => clock.setTimeout(() => step(fn), ms),
-    clearTimeout: (id) => clock.clearTimeout(id),
-  };
-  if (typeof clock.now === 'function') stepping.now = () => clock.now!();
-  if (typeof clock.random === 'function') stepping.random = () => clock.random!();
-  return stepping;
+/**
+ * What {@link createPreciseClock} returns: its methods on the prototype, so that a clock per flow costs two fields,
+ * not three closures. Called as methods (`clock.now()`), as XState and the statechart call them.
+ */
+class PreciseClock implements Clock {
+  readonly #base: TimeBase;
+  readonly #inBackground: () => boolean;
+
+  constructor(base: TimeBase, inBackground: () => boolean) {
+    this.#base = base;
+    this.#inBackground = inBackground;
+  }
+
+  now(): number {
+    const monotonic = observe(this.#base);
+    return this.#base.offset + monotonic;
+  }
+
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): PreciseTimer {
+    return this.steppedTimeout(fn, ms, undefined);
+  }
+
+  /** `setTimeout`, with `fn` run through `stepper` when it fires: a {@link SteppingClock}'s timer without a closure. */
+  steppedTimeout(fn: () => void, ms: number, stepper: Stepper | undefined): PreciseTimer {
+    const base = this.#base;
+    const due = observe(base) + (ms > 0 ? ms : 0);
+    const timer = new PreciseTimer(base, fn, this.#inBackground, due, base.offset + due, stepper);
+    track(timer);
+    arm(timer);
+    return timer;
+  }
+
+  clearTimeout(id: unknown): void {
+    const timer = id as PreciseTimer | null | undefined;
+    if (!(timer instanceof PreciseTimer) || !timer.base.pending.has(timer)) return;
+    clearTimeout(timer.handle);
+    timer.handle = undefined;
+    settle(timer);
+  }
+}
+
+/** What runs a timer's callback as a step of its own (the class's signal delivery). */
+export interface Stepper {
+  step(work: () => void): void;
+}
+
+/**
+ * `clock`, with each timer callback run through `stepper.step`; its `now()` and `random()` are kept (when it has none,
+ * the wall clock and `Math.random()`, as the statechart reads a clock without them).
+ */
+export function steppingClock(clock: Clock, stepper: Stepper): Clock {
+  return new SteppingClock(clock, stepper);
+}
+
+/** A clock per flow that costs two fields: its methods are on the prototype, not closures per flow. */
+class SteppingClock implements Clock {
+  readonly #clock: Clock;
+  readonly #stepper: Stepper;
+
+  constructor(clock: Clock, stepper: Stepper) {
+    this.#clock = clock;
+    this.#stepper = stepper;
+  }
+
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
+    const clock = this.#clock;
+    const stepper = this.#stepper;
+    // The precise clock carries the stepper in its timer: no closure per timer.
+    if (clock instanceof PreciseClock) return clock.steppedTimeout(fn, ms, stepper);
+    return clock.setTimeout(() => stepper.step(fn), ms);
+  }
+
+  clearTimeout(id: unknown): void {
+    this.#clock.clearTimeout(id as never);
+  }
+
+  now(): number {
+    return typeof this.#clock.now === 'function' ? this.#clock.now() : Date.now();
+  }
+
+  random(): number {
+    return typeof this.#clock.random === 'function' ? this.#clock.random() : Math.random();
+  }
 }

@@ -38,11 +38,30 @@ export class FlowRunner {
   #actor: Actor<DeviceAuthorizationMachine>;
   #stopped = false;
 
+  /**
+   * The observer of one actor: its methods on the prototype, not two closures per flow. Declared in the class so
+   * that it may reach the runner's private members.
+   */
+  static readonly #Watch = class {
+    constructor(
+      readonly runner: FlowRunner,
+      readonly actor: Actor<DeviceAuthorizationMachine>,
+    ) {}
+
+    next(snapshot: { context: object }): void {
+      this.runner.#delivery.completed(snapshot.context);
+    }
+
+    error(error: unknown): void {
+      this.runner.#recover(this.actor, error);
+    }
+  };
+
   constructor(signals: SignalEmitter<DeviceFlowSignals>, options: FlowRunnerOptions) {
     this.#delivery = new SignalDelivery(signals);
     this.#transport = options.transport;
     // Each timer fires a step of its own, after which its signals are delivered.
-    this.#clock = steppingClock(options.clock, (fire) => this.#delivery.step(fire));
+    this.#clock = steppingClock(options.clock, this.#delivery);
     this.#inspect = options.inspect === undefined ? undefined : guarded(options.inspect);
     this.#actor = this.#watch(startFlowActor(sharedDeviceAuthorizationMachine(), { ...this.#actorOptions(), settings: options.settings, snapshot: options.snapshot }));
     // The properties read as resumed at once; the signals of resuming reach the listeners added right after this.
@@ -91,7 +110,7 @@ export class FlowRunner {
   /** Follows `actor`'s steps, and replaces it when an exception stops it. */
   #watch(actor: Actor<DeviceAuthorizationMachine>): Actor<DeviceAuthorizationMachine> {
     this.#delivery.completed(actor.getSnapshot().context);
-    actor.subscribe({ next: (snapshot) => this.#delivery.completed(snapshot.context), error: (error) => this.#recover(actor, error) });
+    actor.subscribe(new FlowRunner.#Watch(this, actor));
     return actor;
   }
 
