@@ -77,7 +77,8 @@ async function measure(endpoint: Endpoint, body: string): Promise<{ outcome: str
   const outcome = ended();
   const stop = startBlockMeter();
   if (endpoint === 'device') flow.grant();
-  else clock.increment(5_000);
+  // The next poll is due one interval (plus the poll jitter) after the answer.
+  else clock.set(flow.nextPollAt!.getTime());
   const result = await outcome;
   // One more turn, so that a block ending with the last signal is counted.
   await new Promise((resolve) => setImmediate(resolve));
