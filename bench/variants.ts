@@ -9,8 +9,8 @@ import { createActor } from 'xstate';
 import { createDeviceAuthorizationMachine, createPreciseClock, type FetchFunction, generateDpopKeyPair, OAuth2DeviceAuthorizationFlow } from '../src/index.js';
 import { createUndiciFetch } from '../src/node/index.js';
 // The package as Node.js resolves it (the `node` condition of `exports["."]`): flows given no `fetch` send through
-// undici. Rows c and d therefore give the global `fetch` explicitly.
-import { OAuth2DeviceAuthorizationFlow as NodeEntryFlow } from '../src/index.node.js';
+// undici (row d0). Rows c and d therefore give the global `fetch` explicitly.
+import '../src/index.node.js';
 
 export interface FleetOptions {
   base: string;
@@ -160,22 +160,6 @@ function classLoop({ base, flows, staggerMs }: FleetOptions, fetch?: FetchFuncti
   };
 }
 
-/** (d0) This package's class exactly as an application on Node.js makes it: no option but the endpoints and the client. */
-function defaultClassLoop({ base, flows, staggerMs }: FleetOptions): Fleet {
-  const instances: NodeEntryFlow[] = [];
-  const cancel = staggered(flows, staggerMs, (index) => {
-    const flow = new NodeEntryFlow({ authorizationUrl: `${base}/device`, tokenUrl: `${base}/token`, clientIdentifier: `bench-${index}` });
-    flow.grant();
-    instances.push(flow);
-  });
-  return {
-    stop() {
-      cancel();
-      instances.forEach((flow) => flow.dispose());
-    },
-  };
-}
-
 /** The global `fetch`, given: what rows c and d measure, and what a flow given no `fetch` takes outside Node.js. */
 const globalFetch: FetchFunction = globalThis.fetch;
 
@@ -185,7 +169,8 @@ export const VARIANTS = {
   'b: openid-client': openidClientLoop,
   'c: machine': (options: FleetOptions) => machineLoop(options, globalFetch),
   'd: class': (options: FleetOptions) => classLoop(options, globalFetch),
-  'd0: class, default options': defaultClassLoop,
+  // The class as an application on Node.js makes it: no fetch, no key (the bench's nonceMode aside).
+  'd0: class, default options': (options: FleetOptions) => classLoop(options),
   'c2: machine + undici fetch': (options: FleetOptions) => machineLoop(options, createUndiciFetch()),
   'd2: class + undici fetch': (options: FleetOptions) => classLoop(options, createUndiciFetch()),
   'd3: class + undici fetch + DPoP proof': (options: FleetOptions) => classLoop(options, createUndiciFetch(), true),

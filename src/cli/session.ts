@@ -53,8 +53,7 @@ export async function runToken(command: { profile: string; minValidity: number |
     await flow.saved();
     io.stdout.write(`${token}\n`);
     if (saveError !== null) {
-      io.stderr.write(`device-flow: the token was refreshed, but profile ${profile.name} could not be saved (${printable(saveError)}): the next command may need a new sign-in\n`);
-      return EXIT_CODES.notSaved;
+      return notSaved(profile, saveError, io);
     }
     return EXIT_CODES.granted;
   } catch (error) {
@@ -96,8 +95,7 @@ export async function runRefresh(command: { profile: string }, io: CliIO, env: E
     const refreshed = flow! as OAuth2DeviceAuthorizationFlow;
     await refreshed.saved();
     if (saveError !== null) {
-      io.stderr.write(`device-flow: the token was refreshed, but profile ${profile.name} could not be saved (${printable(saveError)}): the next command may need a new sign-in\n`);
-      return EXIT_CODES.notSaved;
+      return notSaved(profile, saveError, io);
     }
     io.stderr.write(`Refreshed profile ${profile.name}: the new access token ${validity(refreshed.expirationAt?.getTime() ?? null, Date.now())}.\n`);
     return EXIT_CODES.granted;
@@ -107,6 +105,12 @@ export async function runRefresh(command: { profile: string }, io: CliIO, env: E
   } finally {
     (flow as OAuth2DeviceAuthorizationFlow | null)?.dispose();
   }
+}
+
+/** Says that a refreshed token could not be saved to `profile`; exit 7. */
+function notSaved(profile: Profile, saveError: string, io: CliIO): number {
+  io.stderr.write(`device-flow: the token was refreshed, but profile ${profile.name} could not be saved (${printable(saveError)}): the next command may need a new sign-in\n`);
+  return EXIT_CODES.notSaved;
 }
 
 /** An exit code whose message is already out. */
