@@ -364,7 +364,7 @@ function runNode(script: string, timeout: number): Promise<{ stdout: string; cod
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.pipe(process.stderr);
     const timer = setTimeout(() => child.kill(), timeout);
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ stdout, code });
     });

@@ -64,10 +64,10 @@ export function startCli(
   }
   const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
   const done = new Promise<Awaited<CliRun['done']>>((resolveDone) => {
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has all the output been read (on a loaded machine it can trail the exit).
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      // Let the pipes drain.
-      setImmediate(() => resolveDone({ code, signal, ...output, ms: Date.now() - started }));
+      resolveDone({ code, signal, ...output, ms: Date.now() - started });
     });
   });
   const matching = (stream: keyof typeof output) => (pattern: RegExp) =>

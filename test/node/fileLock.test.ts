@@ -58,7 +58,7 @@ function startContender(args: (string | number)[]): Child {
     for (const waiter of [...waiters]) waiter();
   });
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolveExit) => child.on('exit', (code) => resolveExit({ code, stderr })));
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolveExit) => child.on('close', (code) => resolveExit({ code, stderr })));
   return {
     child,
     exited,

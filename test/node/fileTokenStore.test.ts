@@ -93,7 +93,7 @@ describe('createFileTokenStore', () => {
     let output = '';
     reader.stdout.on('data', (chunk) => (output += chunk));
     let running = true;
-    const exited = new Promise((resolveExit) => reader.on('exit', resolveExit)).then(() => (running = false));
+    const exited = new Promise((resolveExit) => reader.on('close', resolveExit)).then(() => (running = false));
     let saves = 0;
     for (; running; saves++) await store.save(values[saves % 2]!);
     await exited;
@@ -184,7 +184,7 @@ describe('createFileTokenStore', () => {
     });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
-    await new Promise((resolveExit) => child.on('exit', resolveExit));
+    await new Promise((resolveExit) => child.on('close', resolveExit));
     expect(JSON.parse(output)).toEqual({ name: 'DeviceFlowError', code: 'ClientError', message: `Cannot save the token file ${path} (EFBIG)` });
     expect(await readdir(root)).toEqual(['tokens.json']);
     expect(await readFile(path, 'utf8')).toBe('old value');
