@@ -21,8 +21,11 @@ export interface AuthorizedFetchContext {
   nonces: Map<string, string>;
   allowInsecureHttp: boolean;
   now(): number;
-  /** Refreshes the tokens; resolves `true` when new ones came. Concurrent calls share one refresh. */
-  refresh(): Promise<boolean>;
+  /**
+   * Replaces `rejected`, the access token a resource server refused: resolves `true` when the flow then holds another
+   * one (refreshed, or found newer in its store). Concurrent calls share one refresh.
+   */
+  refresh(rejected: string): Promise<boolean>;
 }
 
 // Same-origin redirects are followed, each with a proof for its own URL; beyond this many the last one is returned.
@@ -80,7 +83,7 @@ export async function authorizedFetch(context: AuthorizedFetchContext, input: st
     if (challenge === 'invalid_token' && !refreshed) {
       refreshed = true;
       // Another call may have refreshed meanwhile; otherwise refresh now. Either way, one retry with the new token.
-      if (context.token().accessToken !== accessToken || (await context.refresh())) {
+      if (context.token().accessToken !== accessToken || (await context.refresh(accessToken))) {
         await response.body?.cancel();
         continue;
       }

@@ -110,9 +110,7 @@ export class OAuth2DeviceAuthorizationFlow {
   readonly #dpop: DpopKey | null;
   /** Resource servers' DPoP nonces, by origin; made by the first `authorizedFetch()` (a waiting flow needs none). */
   #resourceNonces: Map<string, string> | null = null;
-  /** The refresh `authorizedFetch()` and `freshAccessToken()` calls share. */
-  #refreshing: Promise<RefreshOutcome> | null = null;
-  /** The `freshAccessToken()` under way, which concurrent calls share. */
+  /** The refresh under the store's lock under way, which `freshAccessToken()` and `authorizedFetch()` calls share. */
   #freshening: Promise<string> | null = null;
   readonly #store: TokenStore | null;
   readonly #sync: StoreSync | null;
@@ -142,7 +140,8 @@ export class OAuth2DeviceAuthorizationFlow {
         ? null
         : new StoreSync(
             this.#store,
-            () => JSON.stringify(this.snapshot()),
+            // A refresh in flight is not kept: the store gets its outcome (see StoreSync).
+            () => (this.status === 'RefreshingToken' ? null : JSON.stringify(this.snapshot())),
             (error) => this.#signals.emit('saveFailed', error),
             () => [this.token, this.refreshToken, this.idToken, this.#transport.clientSecret],
           );
@@ -282,8 +281,10 @@ export class OAuth2DeviceAuthorizationFlow {
   /**
    * `fetch` with the access token: `Authorization: Bearer …`, or for a DPoP-bound token (`tokenType` `DPoP`)
    * `Authorization: DPoP …` with a proof that carries the token's hash. A resource server's `use_dpop_nonce`
-   * challenge gets one retry with its nonce; a `401` with `error="invalid_token"` gets one refresh (shared by
-   * concurrent calls) when a refresh token is at hand, then one retry. Redirects are followed within the origin only;
+   * challenge gets one retry with its nonce; a `401` with `error="invalid_token"` gets one refresh when a refresh token
+   * is at hand, then one retry. That refresh is `freshAccessToken()`'s: shared by concurrent calls, under the token
+   * store's lock, after re-reading the store (another process's newer tokens are taken instead); a refused refresh
+   * token is forgotten. Redirects are followed within the origin only;
    * the token never leaves it, and never travels over plain HTTP (loopback and `allowInsecureHttp` aside).
    *
    * @throws {DeviceFlowError} `ClientError` without an access token, or for a URL the token must not go to.
@@ -301,7 +302,7 @@ export class OAuth2DeviceAuthorizationFlow {
         nonces: (this.#resourceNonces ??= new Map()),
         allowInsecureHttp: this.allowInsecureHttp,
         now: this.#transport.now,
-        refresh: async () => (await this.#sharedRefresh()).refreshed,
+        refresh: (rejected) => this.#replace(rejected),
       },
       input,
       init,
@@ -331,7 +332,9 @@ export class OAuth2DeviceAuthorizationFlow {
 
   /**
    * Resolves once every change so far is in the token store (at once without one): await it before the process exits
-   * right after a change. A save that failed was reported with `saveFailed`; this still resolves.
+   * right after a change. A save that failed was reported with `saveFailed`; this still resolves. A refresh in flight
+   * is never saved (whoever loads the store meanwhile would send it again, outside the store's lock): changes made
+   * during one are saved with its outcome, and this resolves then, or when the flow is disposed first.
    *
    * @see [RFC 6819 §5.1.6](https://www.rfc-editor.org/rfc/rfc6819#section-5.1.6)
    */
@@ -359,6 +362,7 @@ export class OAuth2DeviceAuthorizationFlow {
     if (this.#runner.stopped) return;
     this.#signals.clear();
     this.#runner.stop();
+    this.#sync?.close();
     if (this.#waiting === null) return;
     for (const settle of this.#waiting) settle();
     this.#waiting.clear();
@@ -455,11 +459,6 @@ export class OAuth2DeviceAuthorizationFlow {
     this.#runner.send(event);
   }
 
-  /** The refresh `authorizedFetch()` and `freshAccessToken()` share. */
-  #sharedRefresh(): Promise<RefreshOutcome> {
-    return (this.#refreshing ??= this.#refreshOnce().finally(() => (this.#refreshing = null)));
-  }
-
   /** One refresh: whether it brought new tokens, and why not. */
   #refreshOnce(): Promise<RefreshOutcome> {
     if (this.refreshToken === '' || this.#runner.stopped) return Promise.resolve({ refreshed: false, error: null });
@@ -482,13 +481,30 @@ export class OAuth2DeviceAuthorizationFlow {
     });
   }
 
+  /**
+   * `authorizedFetch()`'s refresh after a `401`: `true` when the flow then holds an access token other than `rejected`,
+   * taken from the store (another process refreshed) or refreshed, under the store's lock as `freshAccessToken()`'s.
+   * A refused refresh token is forgotten as there; any failure leaves the `401` to the caller.
+   */
+  async #replace(rejected: string): Promise<boolean> {
+    const replaced = () => this.token !== '' && this.token !== rejected;
+    try {
+      // Joins a refresh under way; a second one only when that one did not replace the token.
+      await this.#freshening?.catch(() => undefined);
+      if (!replaced()) await (this.#freshening ??= this.#freshen(replaced).finally(() => (this.#freshening = null)));
+    } catch {
+      // Reported with requestFailed.
+    }
+    return replaced();
+  }
+
   /** `freshAccessToken()`'s refresh, under the store's lock when it has one. */
   #freshen(fresh: () => boolean): Promise<string> {
     const work = async () => {
       if ((await this.#adoptStored()) && fresh()) return this.token;
       if (fresh()) return this.token;
       if (this.refreshToken === '') throw new DeviceFlowError('ClientError', 'No refresh token: sign in again with grant()', { error: 'login_required' });
-      const { refreshed, error } = await this.#sharedRefresh();
+      const { refreshed, error } = await this.#refreshOnce();
       if (!refreshed) {
         const failure = error ?? new DeviceFlowError('ClientError', 'The refresh did not complete');
         if (!isSignInRequired(failure)) throw failure;

@@ -15,6 +15,7 @@ import { DeviceFlowError } from '../../src/core/errors.js';
 import { generateDpopKeyPair } from '../../src/core/protocol/dpop.js';
 import { type DevServer, startDevServer } from '../../src/devServer/server.js';
 import { type DeviceFlowOptions, OAuth2DeviceAuthorizationFlow } from '../../src/flow/oauth2DeviceAuthorizationFlow.js';
+import { createMemoryTokenStore } from '../../src/flow/tokenStore.js';
 import type { FetchFunction } from '../../src/http/sendRequest.js';
 import { rejectionOf } from '../helpers/expectError.js';
 import { nextSignal, recordSignals } from '../helpers/flowHarness.js';
@@ -287,8 +288,6 @@ describe('authorizedFetch() refreshes once on invalid_token', () => {
     }
   });
 
-  // Known bug, reported: the class's #refreshOnce() settles only on `granted` or `requestFailed`, and neither comes
-  // when dispose() or revokeTokens() abandons the refresh, so the call never settles. Remove `.fails` once it does.
   it('settles when the flow is disposed while the refresh is in flight', async () => {
     const { flow, recorded } = await signedIn();
     await revokeAtServer(flow.token);
@@ -347,7 +346,30 @@ describe('authorizedFetch() refreshes once on invalid_token', () => {
     expect((await failed)[0]).toMatchObject({ code: 'ServerError', error: 'invalid_grant' });
     expect(calls.filter(isRefresh)).toHaveLength(1);
     expect(api.requests.length).toBe(before + 1);
+    // A refused refresh token is forgotten, as freshAccessToken() forgets it: the flow needs a new sign-in.
+    expect({ token: flow.token, refreshToken: flow.refreshToken, status: flow.status }).toEqual({ token: '', refreshToken: '', status: 'NotAuthenticated' });
     flow.dispose();
+  });
+
+  it('with a token store another flow refreshed into, takes its tokens under the lock instead of spending a rotated refresh token', async () => {
+    const store = createMemoryTokenStore();
+    const first = await signedIn({ tokenStore: store });
+    await first.flow.saved();
+    // A second process resumes the same sign-in; then the first one refreshes (the refresh token rotates) and saves.
+    const recorded = recordingFetch();
+    const second = await OAuth2DeviceAuthorizationFlow.load({ clock: exactClock(Date.now()), fetch: recorded.fetch, tokenStore: store });
+    const stale = second.token;
+    await first.flow.freshAccessToken({ minValidity: 86_400 });
+    expect(first.flow.token).not.toBe(stale);
+    // The resource server no longer takes the second one's token.
+    await revokeAtServer(stale);
+    const response = await second.authorizedFetch(api.whoamiUrl);
+    expect(response.status).toBe(200);
+    expect(recorded.calls.filter(isRefresh)).toHaveLength(0);
+    expect(second.token).toBe(first.flow.token);
+    expect(await server.introspect(first.flow.token)).toMatchObject({ active: true });
+    first.flow.dispose();
+    second.dispose();
   });
 });
 

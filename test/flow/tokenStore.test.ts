@@ -283,6 +283,78 @@ describe('freshAccessToken()', () => {
     first.dispose();
     second.dispose();
   });
+  it('never saves a refresh in flight: a flow loaded from the store meanwhile resumes the tokens at rest, sends no refresh, and takes the outcome', async () => {
+    const recording = recordingFetch();
+    // The first flow's refresh request waits at the door until released.
+    let arrived!: () => void;
+    const atDoor = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const door = new Promise<void>((resolve) => (release = resolve));
+    const held: FetchFunction = async (input, init) => {
+      if (init.body instanceof URLSearchParams && init.body.get('grant_type') === 'refresh_token') {
+        arrived();
+        await door;
+      }
+      return recording.fetch(input, init);
+    };
+    const { store, saved } = countingStore();
+    const a = options({ tokenStore: store, fetch: held });
+    const first = new OAuth2DeviceAuthorizationFlow(a);
+    await signIn(first, a.clock);
+    await first.saved();
+    a.clock.increment(590_000);
+    const refreshing = first.freshAccessToken();
+    await atDoor;
+    expect(first.status).toBe('RefreshingToken');
+    // A setting changed during the refresh is saved with its outcome; saved() waits for that.
+    first.refreshLeadTime = 42;
+    let savedNow = false;
+    // What the store had been given when saved() resolved.
+    const savedLater = first.saved().then(() => ((savedNow = true), [...saved]));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(saved.map((value) => JSON.parse(value).state.context.properties.status)).not.toContain('RefreshingToken');
+    expect(savedNow).toBe(false);
+
+    // Another process starts now: it finds the tokens at rest, not a refresh to send again.
+    const b = options({ tokenStore: store, fetch: recording.fetch });
+    const second = await OAuth2DeviceAuthorizationFlow.load(b);
+    expect({ status: second.status, refreshToken: second.refreshToken }).toEqual({ status: 'Granted', refreshToken: first.refreshToken });
+    b.clock.increment(590_000);
+    // It waits for the store's lock, then takes the first one's new tokens.
+    const taken = second.freshAccessToken();
+    release();
+    const token = await refreshing;
+    const givenThen = await savedLater;
+    expect(JSON.parse(givenThen.at(-1)!).state.context.properties).toMatchObject({ token, status: 'Granted', refreshLeadTime: 42 });
+    expect(await taken).toBe(token);
+    expect(recording.grants.filter((grant) => grant === 'refresh_token')).toHaveLength(1);
+    first.dispose();
+    second.dispose();
+  });
+
+  it('saved() during a refresh resolves when the flow is disposed before the refresh ends; nothing in flight is saved', async () => {
+    let arrived!: () => void;
+    const atDoor = new Promise<void>((resolve) => (arrived = resolve));
+    const never: FetchFunction = async (input, init) => {
+      if (init.body instanceof URLSearchParams && init.body.get('grant_type') === 'refresh_token') {
+        arrived();
+        return new Promise<never>(() => undefined);
+      }
+      return fetch(input, init);
+    };
+    const { store, saved } = countingStore();
+    const { clock, ...rest } = options({ tokenStore: store, fetch: never });
+    const flow = new OAuth2DeviceAuthorizationFlow({ ...rest, clock });
+    await signIn(flow, clock);
+    await flow.saved();
+    const saves = saved.length;
+    flow.refreshTokens();
+    await atDoor;
+    const waiting = flow.saved();
+    flow.dispose();
+    await waiting;
+    expect(saved).toHaveLength(saves);
+  });
 });
 
 describe('authorizeDevice with a token store', () => {
