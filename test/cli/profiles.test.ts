@@ -257,6 +257,34 @@ describe.concurrent('device-flow login --profile, then token', { timeout: 60_000
     expect(await server.introspect(a.stdout.trim())).toMatchObject({ active: true });
   });
 
+  it('a refreshed session that cannot be saved (a file size limit the profile exceeds): token still prints the token, refresh says so, exit 7', async () => {
+    const config = isolatedConfigHome();
+    await login(config, atIssuer('full'));
+    // `ulimit -f 1`: files up to 1 KiB, enough for the lock file, not for the profile.
+    const limited = { env: { XDG_CONFIG_HOME: config }, command: ['bash', '-c', 'ulimit -f 1 && exec "$0" "$@"', process.execPath, CLI] };
+    const before = await readFile(profileFile(config, 'full'), 'utf8');
+    await age(config, 'full');
+    const aged = await readFile(profileFile(config, 'full'), 'utf8');
+    const token = await runCli(['token', '--profile', 'full'], limited);
+    expect(token.code, token.stderr).toBe(7);
+    expect(await server.introspect(token.stdout.trim())).toMatchObject({ active: true });
+    expect(token.stdout).not.toContain(propertiesIn(JSON.parse(before)).token);
+    expect(token.stderr).toMatch(/^device-flow: the token was refreshed, but profile full could not be saved \(.*EFBIG.*\): the next command may need a new sign-in\n$/);
+    // Nothing half-written: the profile is as it was.
+    expect(await readFile(profileFile(config, 'full'), 'utf8')).toBe(aged);
+    expect(existsSync(join(profilesIn(config), 'full.lock'))).toBe(false);
+    // As it said: the profile's refresh token was spent by the refresh whose tokens could not be kept.
+    expect((await cli(config, ['token', '--profile', 'full'])).code).toBe(9);
+
+    await login(config, atIssuer('full'));
+    const signedIn = await readFile(profileFile(config, 'full'), 'utf8');
+    const refresh = await runCli(['refresh', '--profile', 'full'], limited);
+    expect(refresh.code, refresh.stderr).toBe(7);
+    expect(refresh.stdout).toBe('');
+    expect(refresh.stderr).toMatch(/^device-flow: the token was refreshed, but profile full could not be saved \(.*EFBIG.*\): the next command may need a new sign-in\n$/);
+    expect(await readFile(profileFile(config, 'full'), 'utf8')).toBe(signedIn);
+  });
+
   it('a refresh token the server refused: exit 9 and one line naming the login command; the profile is then signed out', async () => {
     const config = isolatedConfigHome();
     const { tokens } = await login(config, atIssuer('refused'));
