@@ -71,7 +71,7 @@ for (const row of latency) lines.push(`| ${row.variant} | ${fixed(row.median, 2)
 lines.push('', '## Hostile bodies', '', 'The longest the event loop is blocked while a flow takes in one answer (median of runs; target: under 50 ms).', '');
 lines.push('| body | size | outcome | longest block (ms) |', '|---|---|---|---|');
 for (const row of hostile) lines.push(`| ${row.name} | ${kb(row.bytes)} | ${row.outcome} | ${fixed(row.longestBlock)} |`);
-lines.push('', '## Bundle size (esbuild, minified, browser) and import time (Node.js, cold)', '');
+lines.push('', '## Bundle size (esbuild and rolldown, minified, browser) and import time (Node.js, cold)', '');
 lines.push(...bundleTable(bundles), '', ...importTable(imports));
 lines.push('');
 

@@ -1,10 +1,14 @@
 /**
- * Size and start-up: minified and gzipped browser bundles (esbuild), and cold import times in Node.
+ * Size and start-up: minified and gzipped browser bundles (esbuild, and rolldown, Vite's bundler), and cold import
+ * times in Node.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import { rolldown } from 'rolldown';
 import { median } from './stats.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,8 +18,12 @@ export const MACHINE_TARGET_BYTES = 9 * 1024;
 /** The cold import of the main entry that issue 15 asks for, in milliseconds. */
 export const IMPORT_TARGET_MS = 25;
 
+/** The bundlers measured: their code splitting differs, and with it what an application loads at start. */
+export type Bundler = 'esbuild' | 'rolldown';
+
 export interface BundleResult {
   name: string;
+  bundler: Bundler;
   /** Bytes the page loads at start: the entry chunk and the chunks it imports statically. */
   minified: number;
   /** The same, each chunk gzipped (-9) on its own, as it travels. */
@@ -28,13 +36,42 @@ export interface BundleResult {
 
 const gzipped = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).byteLength;
 
+/** A chunk of a bundle: its bytes, and whether the page loads it at start. */
+interface Chunk {
+  bytes: Uint8Array;
+  atStart: boolean;
+}
+
+/** What a page loads at start, and later, of `chunks`. */
+function sizes(chunks: readonly Chunk[]): Pick<BundleResult, 'minified' | 'gzipped' | 'later'> {
+  let minified = 0;
+  let gzippedAtStart = 0;
+  let later = 0;
+  for (const { bytes, atStart } of chunks) {
+    if (atStart) {
+      minified += bytes.byteLength;
+      gzippedAtStart += gzipped(bytes);
+    } else {
+      later += gzipped(bytes);
+    }
+  }
+  return { minified, gzipped: gzippedAtStart, later };
+}
+
+/** The chunks loaded at start: the entry and, transitively, what it imports statically. */
+function atStart(entry: string, staticImports: (chunk: string) => readonly string[]): Set<string> {
+  const loaded = new Set([entry]);
+  for (const chunk of loaded) for (const imported of staticImports(chunk)) loaded.add(imported);
+  return loaded;
+}
+
 /**
- * The bundle of `contents` as an application's bundler makes it: minified, for browsers, with code splitting, so that
- * what the package loads by dynamic import is a chunk of its own, fetched when needed.
+ * The bundle of `contents` as esbuild makes it for an application: minified, for browsers, with code splitting, so
+ * that what the package loads by dynamic import is a chunk of its own, fetched when needed.
  */
-async function bundle(name: string, contents: string, external: string[] = [], target?: number): Promise<BundleResult> {
+async function withEsbuild(contents: string, external: string[]): Promise<Chunk[]> {
   const result = await build({
-    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: `${name}.ts` },
+    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
     absWorkingDir: root,
     bundle: true,
     splitting: true,
@@ -50,26 +87,38 @@ async function bundle(name: string, contents: string, external: string[] = [], t
   });
   const outputs: Metafile['outputs'] = result.metafile.outputs;
   const bytesOf = new Map(result.outputFiles.map((file) => [file.path, file.contents]));
-  const pathOf = (output: string) => `${root}${output}`;
   const entry = Object.keys(outputs).find((output) => outputs[output]!.entryPoint !== undefined)!;
-  const atStart = new Set([entry]);
-  for (const output of atStart) {
-    for (const imported of outputs[output]!.imports) if (imported.kind === 'import-statement' && !imported.external) atStart.add(imported.path);
+  const loaded = atStart(entry, (output) => outputs[output]!.imports.filter((imported) => imported.kind === 'import-statement' && !imported.external).map((imported) => imported.path));
+  return Object.keys(outputs)
+    .filter((output) => output.endsWith('.js'))
+    .map((output) => ({ bytes: bytesOf.get(`${root}${output}`)!, atStart: loaded.has(output) }));
+}
+
+/** The same bundle as rolldown (what Vite builds with) makes it: minified, for browsers, code split. */
+async function withRolldown(contents: string, external: string[]): Promise<Chunk[]> {
+  // An entry file inside the package, so that `./dist/…` and the peers' packages resolve as from the esbuild stdin.
+  const directory = await mkdtemp(join(root, '.bench-bundle-'));
+  try {
+    const input = join(directory, 'entry.js');
+    await writeFile(input, contents.replaceAll("'./dist/", "'../dist/"));
+    const bundle = await rolldown({ input, platform: 'browser', external: external.map((name) => new RegExp(`^${name}(/|$)`)), logLevel: 'silent' });
+    const { output } = await bundle.generate({ format: 'esm', minify: true });
+    await bundle.close();
+    const chunks = output.flatMap((item) => (item.type === 'chunk' ? [item] : []));
+    const byName = new Map(chunks.map((chunk) => [chunk.fileName, chunk]));
+    const loaded = atStart(chunks.find((chunk) => chunk.isEntry)!.fileName, (name) => byName.get(name)!.imports.filter((imported) => byName.has(imported)));
+    return chunks.map((chunk) => ({ bytes: Buffer.from(chunk.code), atStart: loaded.has(chunk.fileName) }));
+  } finally {
+    await rm(directory, { recursive: true, force: true });
   }
-  let minified = 0;
-  let gzippedAtStart = 0;
-  let later = 0;
-  for (const output of Object.keys(outputs)) {
-    if (!output.endsWith('.js')) continue;
-    const bytes = bytesOf.get(pathOf(output))!;
-    if (atStart.has(output)) {
-      minified += bytes.byteLength;
-      gzippedAtStart += gzipped(bytes);
-    } else {
-      later += gzipped(bytes);
-    }
-  }
-  return { name, minified, gzipped: gzippedAtStart, later, ...(target === undefined ? {} : { target }) };
+}
+
+/** The bundle of `contents` by each bundler. */
+async function bundle(name: string, contents: string, external: string[] = [], target?: number): Promise<BundleResult[]> {
+  const made = { esbuild: withEsbuild, rolldown: withRolldown } satisfies Record<Bundler, unknown>;
+  return Promise.all(
+    (Object.keys(made) as Bundler[]).map(async (bundler) => ({ name, bundler, ...sizes(await made[bundler](contents, external)), ...(target === undefined ? {} : { target }) })),
+  );
 }
 
 /**
@@ -80,7 +129,7 @@ export async function runBundleSizes(): Promise<BundleResult[]> {
   const entry = './dist/index.js';
   const ownCode = ['xstate', 'ofetch', 'jose'];
   const both = `export { OAuth2DeviceAuthorizationFlow, deviceAuthorizationMachine } from '${entry}';`;
-  return Promise.all([
+  const rows = await Promise.all([
     bundle('machine only (own code)', `export { deviceAuthorizationMachine, createDeviceAuthorizationMachine } from '${entry}';`, ownCode, MACHINE_TARGET_BYTES),
     bundle('class (own code)', `export { OAuth2DeviceAuthorizationFlow } from '${entry}';`, ownCode),
     bundle('oauth2-device-flow (own code)', both, ownCode),
@@ -91,15 +140,16 @@ export async function runBundleSizes(): Promise<BundleResult[]> {
     ),
     bundle('openid-client (device-flow functions)', "export { Configuration, initiateDeviceAuthorization, pollDeviceAuthorizationGrant } from 'openid-client';"),
   ]);
+  return rows.flat();
 }
 
 /** The bundle table of RESULTS.md. */
 export function bundleTable(rows: readonly BundleResult[]): string[] {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-  const lines = ['| bundle | minified, at start | gzipped, at start | target | loaded later (gzipped) |', '|---|---|---|---|---|'];
+  const lines = ['| bundle | bundler | minified, at start | gzipped, at start | target | loaded later (gzipped) |', '|---|---|---|---|---|---|'];
   for (const row of rows) {
     const target = row.target === undefined ? '' : `≤ ${kb(row.target)} (${row.gzipped <= row.target ? 'met' : 'not met'})`;
-    lines.push(`| ${row.name} | ${kb(row.minified)} | ${kb(row.gzipped)} | ${target} | ${row.later === 0 ? '–' : kb(row.later)} |`);
+    lines.push(`| ${row.name} | ${row.bundler} | ${kb(row.minified)} | ${kb(row.gzipped)} | ${target} | ${row.later === 0 ? '–' : kb(row.later)} |`);
   }
   return lines;
 }

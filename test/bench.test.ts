@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 const fleetModule = resolve(import.meta.dirname, '../dist-tools/bench/fleet.js');
 const hostileModule = resolve(import.meta.dirname, '../dist-tools/bench/hostileBodies.js');
+const sizeModule = resolve(import.meta.dirname, '../dist-tools/bench/size.js');
 
 describe('the benchmark, in miniature', () => {
   it.each(['c: machine', 'd0: class, default options', 'd2: class + undici fetch', 'd3: class + undici fetch + DPoP proof'])('%s: measures a fleet, whose polls are never early', async (variant) => {
@@ -39,5 +40,21 @@ describe('the benchmark, in miniature', () => {
       '300,000 array elements': 'ServerError',
     });
     for (const row of results) expect(row.longestBlock).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('measures the bundles with esbuild and rolldown: the statechart alone loads less at start than the class, and requests later', async () => {
+    const { runBundleSizes } = (await import(sizeModule)) as typeof import('../bench/size.js');
+    const rows = await runBundleSizes();
+    for (const bundler of ['esbuild', 'rolldown'] as const) {
+      const of = (name: string) => rows.find((row) => row.name === name && row.bundler === bundler)!;
+      const machine = of('machine only (own code)');
+      // The class, the promise API and the stores are not in an app that imports only the statechart.
+      expect(machine.gzipped).toBeLessThan(of('class (own code)').gzipped * 0.6);
+      // The module that makes requests is a chunk of its own, loaded by the first request.
+      expect(machine.later).toBeGreaterThan(1024);
+      expect(machine.target).toBe(9 * 1024);
+      expect(of('oauth4webapi (device-flow functions)').gzipped).toBeGreaterThan(0);
+      expect(of('oauth2-device-flow + xstate + ofetch + jose').gzipped).toBeGreaterThan(of('oauth2-device-flow (own code)').gzipped);
+    }
   }, 60_000);
 });

@@ -7,7 +7,7 @@
  */
 
 import { PROPERTY_NAMES, storedPropertyProblem } from '../core/properties.js';
-import { MIN_POLL_INTERVAL_SECONDS } from '../core/protocol/deviceAuthorizationResponse.js';
+import { MIN_POLL_INTERVAL_SECONDS } from '../core/protocol/pollInterval.js';
 import { MAX_SERVER_DURATION_SECONDS } from '../core/protocol/members.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../core/protocol/tokenResponse.js';
 import type { DeviceFlowContext } from './types.js';

@@ -12,7 +12,7 @@ import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { DeviceFlowError, isDeviceFlowError, USER_CODE_EXPIRED } from '../core/errors.js';
 import { type FlowProperties, resetProperties } from '../core/propertyRules.js';
 import type { DeviceAuthorization } from '../core/protocol/deviceAuthorizationResponse.js';
-import { DEFAULT_POLL_INTERVAL_SECONDS } from '../core/protocol/deviceAuthorizationResponse.js';
+import { DEFAULT_POLL_INTERVAL_SECONDS } from '../core/protocol/pollInterval.js';
 import type { PollOutcome, TokenResponse } from '../core/protocol/tokenResponse.js';
 import { announce, type FailureReport, redactKnownSecrets, reportFailure } from './announcements.js';
 import { drawRandom, readClock } from './clock.js';

@@ -10,27 +10,13 @@ import { hasUnsafeCharacters } from '../printable.js';
 import type { ResponseMembers } from './responseBody.js';
 import { serverReportedError } from './serverError.js';
 import { readHttpUrl } from './urls.js';
+import { DEFAULT_POLL_INTERVAL_SECONDS, readPollInterval } from './pollInterval.js';
 
 /** The longest user code accepted: a person has to type it. */
 export const MAX_USER_CODE_LENGTH = 256;
 
 /** The longest verification URL accepted: it must fit a QR code and a browser's address bar. */
 export const MAX_VERIFICATION_URL_LENGTH = 2048;
-
-/** The polling interval, in seconds, when the server sends none. */
-export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
-
-/** The shortest polling interval, in seconds, taken from a server; shorter ones are raised to it. */
-export const MIN_POLL_INTERVAL_SECONDS = 1;
-
-/**
- * A polling interval from an `interval` member: at least {@link MIN_POLL_INTERVAL_SECONDS}, at most one day; `null`
- * when the member is absent or unusable.
- */
-export function readPollInterval(value: unknown): number | null {
-  const seconds = readPositiveSeconds(value);
-  return seconds === null ? null : Math.max(seconds, MIN_POLL_INTERVAL_SECONDS);
-}
 
 /**
  * A successful device authorization response, checked and normalised.

@@ -5,7 +5,7 @@
  */
 
 import { DeviceFlowError } from '../errors.js';
-import { readPollInterval } from './deviceAuthorizationResponse.js';
+import { readPollInterval } from './pollInterval.js';
 import { extraMembers, readNonEmptyString, readOAuthError, readPositiveNumber } from './members.js';
 import type { ResponseMembers } from './responseBody.js';
 import { MAX_SCOPE_TOKENS, splitScope } from './scope.js';
