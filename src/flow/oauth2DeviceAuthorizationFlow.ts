@@ -493,7 +493,7 @@ export class OAuth2DeviceAuthorizationFlow {
       await this.#freshening?.catch(() => undefined);
       if (!replaced()) await (this.#freshening ??= this.#freshen(replaced).finally(() => (this.#freshening = null)));
     } catch {
-      // Reported with requestFailed.
+      // No refresh token, or a refresh that failed (reported with requestFailed): the 401 stands.
     }
     return replaced();
   }
