@@ -1,3 +1,5 @@
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { SimulatedClock } from 'xstate';
 
 /**
@@ -11,14 +13,8 @@ export function exactClock(at: number): SimulatedClock & { random(): number } {
   return clock;
 }
 
-/** A seeded source of numbers in [0, 1) (mulberry32): the same draws for the same seed, run after run. */
+/** A seeded source of numbers in [0, 1) (pure-rand's xoroshiro128+, as fast-check uses): the same draws for the same seed, run after run. */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = xoroshiro128plus(seed);
+  return () => uniformFloat64(generator);
 }
